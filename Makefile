@@ -1,0 +1,42 @@
+# Two commands: `make demo` and `make test`. Each creates .venv when missing and installs the
+# project into it; the install is skipped while pyproject.toml is unchanged.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint format bench samples clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/hutong demo --out hutong-demo-out
+
+test: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/python -m pytest -n 2 -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+format: $(STAMP)
+	$(BIN)/ruff format src tests benchmarks
+	$(BIN)/ruff check --fix src tests benchmarks
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run_pipeline.py
+
+samples: $(STAMP)
+	$(BIN)/hutong samples generate --vendor vendor-a --cases 200 --seed 2024 --out samples/vendor-a
+	$(BIN)/hutong samples generate --vendor vendor-b --cases 200 --seed 2025 --out samples/vendor-b
+
+clean:
+	rm -rf hutong-demo-out .pytest_cache .ruff_cache

@@ -1,0 +1,198 @@
+"""Canonical tables: the hub every adapter writes to and every emitter reads from.
+
+Each table is a fixed Arrow schema. Every row carries its provenance (``source`` file,
+``locator`` such as ``file.csv:17``, ``vendor``), and coded columns keep the local code and
+name beside the standard code, its system and the mapping status, so nothing a vendor sent is
+lost on the way to a standard.
+
+Adapters build pandas frames with these columns; :func:`conform` casts them to the schema so a
+missing or mistyped column is caught at the hub, not in an emitter.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pyarrow as pa
+
+PROVENANCE = [
+    pa.field("source", pa.string(), nullable=False),
+    pa.field("locator", pa.string(), nullable=False),
+    pa.field("vendor", pa.string(), nullable=False),
+]
+
+
+def coded(prefix: str) -> list[pa.Field]:
+    """The five columns of a coded value: local code/name beside the standard code."""
+    return [
+        pa.field(f"{prefix}local_code", pa.string()),
+        pa.field(f"{prefix}local_name", pa.string()),
+        pa.field(f"{prefix}code", pa.string()),
+        pa.field(f"{prefix}code_system", pa.string()),
+        pa.field(f"{prefix}map_status", pa.string()),
+    ]
+
+
+TS = pa.timestamp("s")
+
+PATIENT = pa.schema(
+    [
+        pa.field("patient_id", pa.string(), nullable=False),
+        pa.field("medcasno", pa.string()),
+        pa.field("name", pa.string()),
+        pa.field("gend", pa.string()),
+        pa.field("gend_local", pa.string()),
+        pa.field("brdy", pa.date32()),
+        pa.field("patn_cert_type", pa.string()),
+        pa.field("certno", pa.string()),
+        pa.field("ntly", pa.string()),
+        pa.field("naty", pa.string()),
+        pa.field("prfs", pa.string()),
+        pa.field("marry", pa.string()),
+        pa.field("curr_addr", pa.string()),
+        pa.field("poscode", pa.string()),
+        pa.field("tel", pa.string()),
+        pa.field("coner_name", pa.string()),
+        pa.field("patn_rlts", pa.string()),
+        pa.field("coner_tel", pa.string()),
+        *PROVENANCE,
+    ]
+)
+
+ENCOUNTER = pa.schema(
+    [
+        pa.field("mdtrt_id", pa.string(), nullable=False),
+        pa.field("patient_id", pa.string(), nullable=False),
+        pa.field("medcasno", pa.string()),
+        pa.field("fixmedins_code", pa.string()),
+        pa.field("fixmedins_name", pa.string()),
+        pa.field("hi_type", pa.string()),
+        pa.field("hi_no", pa.string()),
+        pa.field("insuplc", pa.string()),
+        pa.field("ipt_med_type", pa.string()),
+        pa.field("adm_way", pa.string()),
+        pa.field("trt_type", pa.string()),
+        pa.field("adm_time", TS),
+        pa.field("dscg_time", TS),
+        pa.field("adm_caty", pa.string()),
+        pa.field("dscg_caty", pa.string()),
+        pa.field("act_ipt_days", pa.int32()),
+        pa.field("age", pa.int32()),
+        pa.field("nwb_age", pa.int32()),
+        pa.field("nwb_adm_type", pa.string()),
+        pa.field("nwb_bir_wt", pa.float64()),
+        pa.field("nwb_adm_wt", pa.float64()),
+        pa.field("dscg_way", pa.string()),
+        pa.field("dscg_way_local", pa.string()),
+        pa.field("acp_medins_name", pa.string()),
+        pa.field("acp_optins_code", pa.string()),
+        pa.field("days_rinp_flag_31", pa.string()),
+        pa.field("days_rinp_pup_31", pa.string()),
+        pa.field("chfpdr_name", pa.string()),
+        pa.field("chfpdr_code", pa.string()),
+        pa.field("hi_paymtd", pa.string()),
+        pa.field("setl_id", pa.string()),
+        pa.field("bill_code", pa.string()),
+        pa.field("bill_no", pa.string()),
+        pa.field("biz_sn", pa.string()),
+        pa.field("medins_fill_dept", pa.string()),
+        pa.field("medins_fill_psn", pa.string()),
+        *PROVENANCE,
+    ]
+)
+
+DIAGNOSIS = pa.schema(
+    [
+        pa.field("mdtrt_id", pa.string(), nullable=False),
+        pa.field("seq", pa.int32(), nullable=False),
+        pa.field("maindiag_flag", pa.string()),
+        pa.field("diag_type", pa.string()),
+        *coded(""),
+        pa.field("name", pa.string()),
+        pa.field("adm_cond_type", pa.string()),
+        *PROVENANCE,
+    ]
+)
+
+PROCEDURE = pa.schema(
+    [
+        pa.field("mdtrt_id", pa.string(), nullable=False),
+        pa.field("seq", pa.int32(), nullable=False),
+        pa.field("main_flag", pa.string()),
+        pa.field("oprn_oprt_type", pa.string()),
+        *coded(""),
+        pa.field("name", pa.string()),
+        pa.field("oprn_oprt_date", TS),
+        pa.field("oprn_lv", pa.string()),
+        pa.field("anst_way", pa.string()),
+        pa.field("oper_dr_name", pa.string()),
+        pa.field("oper_dr_code", pa.string()),
+        pa.field("anst_dr_name", pa.string()),
+        pa.field("anst_dr_code", pa.string()),
+        *PROVENANCE,
+    ]
+)
+
+CHARGE = pa.schema(
+    [
+        pa.field("mdtrt_id", pa.string(), nullable=False),
+        pa.field("item_local_code", pa.string()),
+        pa.field("item_local_name", pa.string()),
+        pa.field("med_chrgitm", pa.string()),
+        pa.field("amt", pa.float64()),
+        pa.field("claa_sumfee", pa.float64()),
+        pa.field("clab_amt", pa.float64()),
+        pa.field("fulamt_ownpay_amt", pa.float64()),
+        pa.field("oth_amt", pa.float64()),
+        *PROVENANCE,
+    ]
+)
+
+SCHEMAS: dict[str, pa.Schema] = {
+    "patient": PATIENT,
+    "encounter": ENCOUNTER,
+    "diagnosis": DIAGNOSIS,
+    "procedure": PROCEDURE,
+    "charge": CHARGE,
+}
+
+# Keys that identify a row of each table (used for stable ordering and de-duplication).
+KEYS: dict[str, list[str]] = {
+    "patient": ["patient_id"],
+    "encounter": ["mdtrt_id"],
+    "diagnosis": ["mdtrt_id", "seq"],
+    "procedure": ["mdtrt_id", "seq"],
+    "charge": ["mdtrt_id", "med_chrgitm", "item_local_code", "locator"],
+}
+
+DIAGNOSIS_SYSTEM = "icd10-yb-2.0"
+PROCEDURE_SYSTEM = "icd9cm3-yb-2.0"
+
+
+def empty(table: str) -> pd.DataFrame:
+    """An empty frame with the table's columns and dtypes."""
+    return SCHEMAS[table].empty_table().to_pandas()
+
+
+def conform(table: str, frame: pd.DataFrame) -> pa.Table:
+    """Cast a frame to the canonical schema: missing columns become nulls, extras are dropped.
+
+    Raises ``pyarrow.ArrowInvalid`` naming the column when a value cannot be cast: that is a
+    bug in the adapter, since adapters parse and validate values before they reach the hub.
+    """
+    schema = SCHEMAS[table]
+    columns = {}
+    for field in schema:
+        if field.name in frame.columns:
+            values = frame[field.name]
+            if pa.types.is_string(field.type):
+                values = values.astype("object").where(values.notna(), None)
+            columns[field.name] = pa.array(values, type=field.type, from_pandas=True)
+        else:
+            columns[field.name] = pa.nulls(len(frame), type=field.type)
+    return pa.table(columns, schema=schema)
+
+
+def sort_rows(table: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """Stable, deterministic order of a canonical frame by its key columns."""
+    keys = [k for k in KEYS[table] if k in frame.columns]
+    return frame.sort_values(keys, kind="mergesort").reset_index(drop=True)
