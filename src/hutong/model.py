@@ -11,6 +11,8 @@ missing or mistyped column is caught at the hub, not in an emitter.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pandas as pd
 import pyarrow as pa
 
@@ -196,3 +198,48 @@ def sort_rows(table: str, frame: pd.DataFrame) -> pd.DataFrame:
     """Stable, deterministic order of a canonical frame by its key columns."""
     keys = [k for k in KEYS[table] if k in frame.columns]
     return frame.sort_values(keys, kind="mergesort").reset_index(drop=True)
+
+
+# Reasons a record can be rejected for; the manifest counts rejects by these.
+REJECT_REASONS = {
+    "missing_value": "必填值缺失 / required value missing",
+    "bad_datetime": "日期时间格式错误 / malformed date or time",
+    "bad_number": "数值格式错误 / malformed number",
+    "unknown_code": "未知代码 / local value not in the value table",
+    "truncated": "记录不完整 / truncated record",
+    "bad_row": "字段数多于表头 / more fields than the header",
+    "encoding": "编码错误 / bytes not decodable in the file's encoding",
+    "orphan": "无对应就诊记录 / no matching encounter",
+    "duplicate": "重复记录 / duplicate record",
+}
+
+
+@dataclass(frozen=True)
+class Reject:
+    """A record that could not be converted: where it is, which field, and why."""
+
+    source: str
+    locator: str
+    reason: str
+    message: str
+    field: str | None = None
+    value: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.reason not in REJECT_REASONS:
+            raise ValueError(f"unknown reject reason {self.reason!r}")
+
+    def line(self) -> str:
+        """The one-line error users read: file:row field: message."""
+        where = f"{self.locator} {self.field}" if self.field else self.locator
+        return f"{where}: {self.message}"
+
+    def to_dict(self) -> dict:
+        return {
+            "source": self.source,
+            "locator": self.locator,
+            "reason": self.reason,
+            "field": self.field,
+            "value": self.value,
+            "message": self.message,
+        }

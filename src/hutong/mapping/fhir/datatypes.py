@@ -1,0 +1,100 @@
+"""FHIR datatypes built from canonical columns: strings, dateTimes, Codings, References.
+
+Column functions turn a whole pandas column into ready JSON values (``None`` for missing), so
+the resource builders only assemble dicts; ``compact`` drops what is missing, because FHIR
+forbids empty strings, lists and objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from hutong.terminologies.valuesets import valueset
+
+TZ = "Asia/Shanghai"  # canonical timestamps are naive local China time
+
+
+def text(column: pd.Series) -> pd.Series:
+    """Strings stripped of surrounding blanks; missing and blank values become ``None``."""
+    values = [None if pd.isna(v) else (str(v).strip() or None) for v in column.tolist()]
+    return pd.Series(values, index=column.index, dtype=object)
+
+
+def integers(column: pd.Series) -> pd.Series:
+    """Whole numbers as ``int`` (``None`` when missing), e.g. ``seq`` read as float."""
+    numbers = pd.to_numeric(column, errors="coerce").astype("Int64")
+    return numbers.astype(object).where(numbers.notna(), None)
+
+
+def date_times(column: pd.Series) -> pd.Series:
+    """FHIR dateTime strings with the China offset, ``2025-03-01T08:30:00+08:00``.
+
+    Localised with the tz database rather than a fixed +08:00 so that times in China's summer
+    time years (1986-1991) keep their true offset.
+    """
+    moments = pd.to_datetime(column, errors="coerce")
+    if moments.dt.tz is None:
+        standard_time = np.zeros(len(moments), dtype=bool)
+        moments = moments.dt.tz_localize(TZ, ambiguous=standard_time, nonexistent="shift_forward")
+    else:
+        moments = moments.dt.tz_convert(TZ)
+    stamped = moments.dt.strftime("%Y-%m-%dT%H:%M:%S%z")
+    stamped = stamped.str[:-2] + ":" + stamped.str[-2:]
+    return stamped.astype(object).where(moments.notna(), None)
+
+
+def dates(column: pd.Series) -> pd.Series:
+    """FHIR date strings, ``2025-03-01``."""
+    days = pd.to_datetime(column, errors="coerce")
+    return days.dt.strftime("%Y-%m-%d").astype(object).where(days.notna(), None)
+
+
+def per_value(column: pd.Series, make: Callable[[str], str]) -> pd.Series:
+    """Apply ``make`` once per distinct value (e.g. a system URI per vendor), not once per row."""
+    table = {value: make(value) for value in column.dropna().unique()}
+    return pd.Series([table.get(v) for v in column.tolist()], index=column.index, dtype=object)
+
+
+def compact(element: dict) -> dict:
+    """The element without keys whose value is missing or empty."""
+    return {k: v for k, v in element.items() if v is not None and v != [] and v != {}}
+
+
+def coding(system: str | None, code: str | None, display: str | None = None) -> dict | None:
+    """A Coding, or ``None`` when there is no code."""
+    if code is None:
+        return None
+    return compact({"system": system, "code": code, "display": display})
+
+
+def concept(codings: list[dict | None], label: str | None = None) -> dict | None:
+    """A CodeableConcept of the present codings and text, or ``None`` when both are missing."""
+    present = [c for c in codings if c is not None]
+    if not present and label is None:
+        return None
+    return compact({"coding": present, "text": label})
+
+
+def national(key: str, system: str, code: str | None, label: str | None = None) -> dict | None:
+    """A CodeableConcept of a national value set code with its Chinese display."""
+    return concept([coding(system, code, valueset(key).display(code))], label)
+
+
+def reference(resource_type: str, resource_id: str | None) -> dict | None:
+    """A literal reference, ``{"reference": "Patient/<id>"}``."""
+    return None if resource_id is None else {"reference": f"{resource_type}/{resource_id}"}
+
+
+def column(frame: pd.DataFrame, name: str) -> pd.Series:
+    """A column of the frame, all missing when the frame lacks it (hand-built or older frames)."""
+    if name in frame.columns:
+        return frame[name]
+    return pd.Series([None] * len(frame), index=frame.index, dtype=object)
+
+
+def texts(frame: pd.DataFrame, names: list[str]) -> dict[str, list]:
+    """The named columns as cleaned Python lists, ready to zip into resources row by row."""
+    return {name: text(column(frame, name)).tolist() for name in names}

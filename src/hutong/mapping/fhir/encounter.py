@@ -1,0 +1,97 @@
+"""Encounter resources from the canonical ``encounter`` table: one inpatient stay per 就诊ID.
+
+The stay carries what the face sheet says about admission and discharge (入院途径, 离院方式) and
+lists its diagnoses with their rank, rank 1 being the 主要诊断.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from hutong.mapping.fhir.datatypes import (
+    column,
+    compact,
+    date_times,
+    integers,
+    national,
+    per_value,
+    reference,
+    text,
+    texts,
+)
+from hutong.mapping.fhir.ids import resource_ids
+from hutong.mapping.fhir.systems import hl7, valueset_system, vendor_system
+
+INPATIENT = {"code": "IMP", "display": "inpatient encounter"}
+
+
+def keyed(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with the Encounter ``id`` and the identifier (``mdtrt_id``) it comes from."""
+    out = frame.assign(
+        key_system=per_value(text(frame["vendor"]), lambda v: vendor_system(v, "mdtrt_id")),
+        key_value=text(frame["mdtrt_id"]),
+    )
+    out["id"] = resource_ids(out["key_system"], out["key_value"])
+    return out
+
+
+def diagnosis_entry(condition_id: str, rank: int) -> dict:
+    """An Encounter.diagnosis entry: face-sheet diagnoses are discharge diagnoses (DD)."""
+    role = {"system": hl7("diagnosis_role"), "code": "DD", "display": "Discharge diagnosis"}
+    return {
+        "condition": reference("Condition", condition_id),
+        "use": {"coding": [role]},
+        "rank": rank,
+    }
+
+
+def encounters(frame: pd.DataFrame, diagnoses: dict[str, list[dict]]) -> list[dict]:
+    """One Encounter per row of a :func:`keyed` frame with a ``patient`` (Patient id) column.
+
+    ``diagnoses`` maps an Encounter id to its :func:`diagnosis_entry` list, ordered by rank.
+    """
+    cols = texts(
+        frame,
+        ["id", "key_system", "key_value", "patient", "ipt_med_type"]
+        + ["adm_way", "dscg_way", "dscg_way_local"],
+    )
+    cols["start"] = date_times(column(frame, "adm_time")).tolist()
+    cols["end"] = date_times(column(frame, "dscg_time")).tolist()
+    cols["days"] = integers(column(frame, "act_ipt_days")).tolist()
+    systems = {key: valueset_system(key) for key in ("ipt_med_type", "adm_way", "dscg_way")}
+    visit = {"coding": [{"system": hl7("identifier_type"), "code": "VN"}]}
+    inpatient = {"system": hl7("act_code"), **INPATIENT}
+    out = []
+    for row in (dict(zip(cols, values, strict=True)) for values in zip(*cols.values(), strict=True)):
+        kind = national("ipt_med_type", systems["ipt_med_type"], row["ipt_med_type"])
+        discharged = row["end"] is not None or row["dscg_way"] is not None
+        days = row["days"]
+        stay = {
+            "admitSource": national("adm_way", systems["adm_way"], row["adm_way"]),
+            "dischargeDisposition": national(
+                "dscg_way", systems["dscg_way"], row["dscg_way"], row["dscg_way_local"]
+            ),
+        }
+        out.append(
+            compact(
+                {
+                    "resourceType": "Encounter",
+                    "id": row["id"],
+                    "identifier": [
+                        {"type": visit, "system": row["key_system"], "value": row["key_value"]}
+                    ],
+                    "status": "finished" if discharged else "in-progress",
+                    "class": inpatient,
+                    # 日间手术 (ipt_med_type 2) is still IMP in v3 ActCode; the type says which.
+                    "type": [kind] if kind else None,
+                    "subject": reference("Patient", row["patient"]),
+                    "period": compact({"start": row["start"], "end": row["end"]}),
+                    "length": None
+                    if days is None
+                    else {"value": days, "unit": "天", "system": hl7("ucum"), "code": "d"},
+                    "diagnosis": diagnoses.get(row["id"]),
+                    "hospitalization": compact(stay),
+                }
+            )
+        )
+    return out

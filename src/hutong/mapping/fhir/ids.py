@@ -1,0 +1,32 @@
+"""Stable resource ids: UUIDv5 of ``identifier system + "|" + identifier value``.
+
+The same case exported twice, or converted on two machines, gets the same FHIR ids, so a re-run
+overwrites rather than duplicates on a FHIR server.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import pandas as pd
+
+from hutong.mapping.fhir.systems import namespace
+
+
+def resource_id(system: str, value: str) -> str:
+    """The id of the resource whose first identifier is ``system|value``.
+
+    >>> resource_id("urn:hutong:sid:vendor-a:medcasno", "B0001")
+    '...'
+    """
+    return str(uuid.uuid5(namespace(), f"{system}|{value}"))
+
+
+def resource_ids(systems: pd.Series, values: pd.Series) -> pd.Series:
+    """Column form of :func:`resource_id` (``uuid5`` has no vectorised kernel; this is the one
+    per-value step, and it works on plain strings)."""
+    ns = namespace()
+    keys = systems.astype(str) + "|" + values.astype(str)
+    return pd.Series(
+        [str(uuid.uuid5(ns, key)) for key in keys], index=systems.index, dtype=object
+    )

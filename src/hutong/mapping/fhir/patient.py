@@ -1,0 +1,123 @@
+"""Patient resources from the canonical ``patient`` table.
+
+A patient is identified by the vendor's 病案号 (``medcasno``), falling back to the vendor's
+``patient_id`` when there is none; the 居民身份证 number is a second identifier, never the id
+(it is the first thing de-identification removes, and ids must survive that).
+"""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+
+from hutong.mapping.fhir.datatypes import column, compact, dates, national, per_value, text, texts
+from hutong.mapping.fhir.ids import resource_ids
+from hutong.mapping.fhir.systems import (
+    certificate_system,
+    extension_url,
+    hl7,
+    valueset_system,
+    vendor_system,
+)
+from hutong.terminologies.valuesets import valueset
+
+# GB/T 2261.1 -> FHIR administrative-gender; 0 (未知) and 9 (未说明) both become "unknown", the
+# extension keeps which one it was.
+GENDER = {"1": "male", "2": "female", "0": "unknown", "9": "unknown"}
+
+# Common two-character surnames (复姓), so 欧阳娜娜 splits as 欧阳 + 娜娜, not 欧 + 阳娜娜.
+COMPOUND_SURNAMES = frozenset(
+    "欧阳 司马 上官 诸葛 东方 皇甫 尉迟 公孙 慕容 长孙 令狐 司徒 夏侯 轩辕 端木 宇文 独孤 "
+    "南宫 西门 申屠 呼延 万俟 闻人 澹台 公冶 太史 仲孙 钟离 宗政 濮阳 淳于 单于".split()
+)
+HAN_NAME = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]{2,4}")
+
+
+def keyed(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with the Patient ``id`` and the identifier it is derived from."""
+    vendor = text(frame["vendor"])
+    medcasno = text(column(frame, "medcasno"))
+    by_medcasno = medcasno.notna()
+    system = per_value(vendor, lambda v: vendor_system(v, "medcasno")).where(
+        by_medcasno, per_value(vendor, lambda v: vendor_system(v, "patient_id"))
+    )
+    value = medcasno.where(by_medcasno, text(frame["patient_id"]))
+    out = frame.assign(key_system=system, key_value=value)
+    out["id"] = resource_ids(out["key_system"], out["key_value"])
+    return out
+
+
+def human_name(name: str | None) -> dict | None:
+    """A HumanName: ``text`` always; family/given only for a plain Han name of 2-4 characters,
+    where splitting after the surname is reliable (not for 某某之女, Uyghur or Latin names)."""
+    if name is None:
+        return None
+    if not HAN_NAME.fullmatch(name):
+        return {"text": name}
+    cut = 2 if name[:2] in COMPOUND_SURNAMES and len(name) > 2 else 1
+    return {"text": name, "family": name[:cut], "given": [name[cut:]]}
+
+
+def identifiers(
+    vendor: str, patient_id: str, medcasno: str | None, cert_type: str | None, certno: str | None
+) -> list[dict]:
+    """病案号 first (the id comes from it), then patient_id if different, then the ID number."""
+    found = []
+    if medcasno is not None:
+        found.append(
+            {
+                "type": {"coding": [{"system": hl7("identifier_type"), "code": "MR"}]},
+                "system": vendor_system(vendor, "medcasno"),
+                "value": medcasno,
+            }
+        )
+    if patient_id != medcasno:
+        found.append({"system": vendor_system(vendor, "patient_id"), "value": patient_id})
+    if certno is not None:
+        system = certificate_system(cert_type, certno)
+        if system == certificate_system("01", certno):
+            kind = {"coding": [{"system": hl7("identifier_type"), "code": "NI"}]}
+        else:
+            kind = {"text": valueset("patn_cert_type").display(cert_type) or cert_type}
+        found.append(compact({"type": compact(kind), "system": system, "value": certno}))
+    return found
+
+
+def patients(frame: pd.DataFrame) -> list[dict]:
+    """One Patient per row of a :func:`keyed` frame, in row order."""
+    cols = texts(
+        frame,
+        ["id", "vendor", "patient_id", "medcasno", "name", "gend", "gend_local"]
+        + ["patn_cert_type", "certno", "curr_addr", "poscode", "tel"],
+    )
+    cols["brdy"] = dates(column(frame, "brdy")).tolist()
+    gend_system = valueset_system("gend")
+    gend_url = extension_url("gend")
+    out = []
+    for row in (dict(zip(cols, values, strict=True)) for values in zip(*cols.values(), strict=True)):
+        sex = national("gend", gend_system, row["gend"], row["gend_local"])
+        address = compact({"text": row["curr_addr"], "postalCode": row["poscode"]})
+        name = human_name(row["name"])
+        out.append(
+            compact(
+                {
+                    "resourceType": "Patient",
+                    "id": row["id"],
+                    "extension": [{"url": gend_url, "valueCodeableConcept": sex}] if sex else None,
+                    "identifier": identifiers(
+                        row["vendor"],
+                        row["patient_id"],
+                        row["medcasno"],
+                        row["patn_cert_type"],
+                        row["certno"],
+                    ),
+                    "name": [name] if name else None,
+                    "telecom": [{"system": "phone", "value": row["tel"]}] if row["tel"] else None,
+                    "gender": GENDER.get(row["gend"]),
+                    "birthDate": row["brdy"],
+                    "address": [address] if address else None,
+                }
+            )
+        )
+    return out

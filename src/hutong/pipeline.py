@@ -1,0 +1,227 @@
+"""A run: vendor exports → canonical tables → codes → FHIR + face sheet → QC, with a manifest.
+
+Every stage is a function of frames; this module only wires them and keeps the books: for each
+input file, records read = converted + rejected, and every reject is written with its reason.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from hutong import __version__
+from hutong.adapters.profile import Profile
+from hutong.adapters.raw import SUFFIXES
+from hutong.adapters.table import Batch, batches, open_table
+from hutong.mapping.facesheet import FaceSheet, build_facesheet, write_facesheet
+from hutong.mapping.fhir import emit_fhir, validate, write_ndjson
+from hutong.model import REJECT_REASONS, SCHEMAS, Reject, conform, sort_rows
+from hutong.quality import check, load_pack, write_findings, write_report
+from hutong.terminologies.codesystem import CodeSystem
+from hutong.terminologies.coding import apply_codes, unmapped
+
+
+@dataclass
+class RunOptions:
+    """What a run needs besides its inputs."""
+
+    profile: Profile
+    out: Path
+    diagnosis_codes: CodeSystem
+    procedure_codes: CodeSystem
+    rule_pack: str = "nhsa-settlement"
+    validate: bool = True
+    batch_size: int = 50_000
+
+
+@dataclass
+class RunResult:
+    """What a run produced: the manifest (also on disk), rejects, tables, face sheet, findings."""
+
+    manifest: dict
+    rejects: list[Reject]
+    tables: dict[str, pd.DataFrame]
+    facesheet: FaceSheet
+    findings: pd.DataFrame
+    fhir_errors: list[str] = field(default_factory=list)
+
+
+def input_files(inputs: list[Path]) -> list[Path]:
+    """Files to read: the files given, and the table files inside folders given (sorted)."""
+    files: list[Path] = []
+    for item in inputs:
+        if item.is_dir():
+            files.extend(sorted(p for p in item.rglob("*") if p.suffix.lower() in SUFFIXES and p.is_file()))
+        elif item.exists():
+            files.append(item)
+        else:
+            raise FileNotFoundError(f"{item}: no such file or folder / 文件或目录不存在")
+    return files
+
+
+@dataclass
+class _Books:
+    """Per input file: kind, encoding, records read, rejects by reason, notes."""
+
+    files: dict[str, dict] = field(default_factory=dict)
+    rejects: list[Reject] = field(default_factory=list)
+
+    def open(self, source: str, kind: str, encoding: str | None) -> None:
+        self.files[source] = {"file": source, "kind": kind, "encoding": encoding, "read": 0, "notes": []}
+
+    def add(self, batch: Batch) -> None:
+        entry = self.files[batch.source]
+        entry["read"] += batch.read
+        entry["notes"].extend(batch.notes)
+        self.rejects.extend(batch.rejects)
+
+    def summary(self) -> list[dict]:
+        by_file: dict[str, Counter] = {s: Counter() for s in self.files}
+        for r in self.rejects:
+            by_file[r.source][r.reason] += 1
+        out = []
+        for source, entry in self.files.items():
+            rejected = sum(by_file[source].values())
+            out.append(
+                {
+                    **entry,
+                    "converted": entry["read"] - rejected,
+                    "rejected": rejected,
+                    "rejected_by_reason": dict(sorted(by_file[source].items())),
+                }
+            )
+        return out
+
+
+def run(inputs: list[Path], options: RunOptions, on_file: Callable[[str, int], None] | None = None) -> RunResult:
+    """Convert ``inputs`` with ``options``; write every output under ``options.out``."""
+    profile = options.profile
+    opened = [(path, *open_table(path, profile)) for path in input_files(inputs)]  # fail fast
+    books = _Books()
+    parts: dict[str, list[pd.DataFrame]] = {t: [] for t in SCHEMAS}
+    for path, raw, kind in opened:
+        books.open(path.as_posix(), kind.name, raw.encoding)
+        for batch in batches(raw, kind, profile, options.batch_size):
+            books.add(batch)
+            for table, frame in batch.tables.items():
+                parts[table].append(frame)
+        if on_file:
+            on_file(path.as_posix(), books.files[path.as_posix()]["read"])
+
+    tables = {t: pd.concat(p, ignore_index=True) if p else pd.DataFrame(columns=SCHEMAS[t].names) for t, p in parts.items()}
+    tables, linked = _link(tables)
+    books.rejects.extend(linked)
+    tables["diagnosis"] = apply_codes(tables["diagnosis"], options.diagnosis_codes)
+    tables["procedure"] = apply_codes(tables["procedure"], options.procedure_codes)
+    tables = {t: sort_rows(t, conform(t, f).to_pandas()) for t, f in tables.items()}
+
+    out = options.out
+    out.mkdir(parents=True, exist_ok=True)
+    sheet = build_facesheet(tables)
+    write_facesheet(sheet, out / "facesheet")
+
+    resources = emit_fhir(tables)
+    fhir_errors = validate(resources) if options.validate else []
+    fhir_counts = write_ndjson(resources, out / "fhir")
+
+    pack = load_pack(options.rule_pack)
+    findings = check(sheet, pack)
+    (out / "qc").mkdir(exist_ok=True)
+    write_findings(findings, out / "qc" / "findings.csv")
+    write_report(sheet, findings, out / "qc" / "report.html", pack, title=f"hutong QC · {profile.name}")
+
+    queue = unmapped(tables)
+    queue.to_csv(out / "unmapped.csv", index=False, encoding="utf-8-sig", lineterminator="\n")
+    rejects = sorted(books.rejects, key=lambda r: (r.source, _locator_key(r.locator)))
+    _write_rejects(rejects, out / "rejects.ndjson")
+
+    manifest = _manifest(options, books, tables, sheet, fhir_counts, fhir_errors, findings, pack, queue)
+    (out / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", "utf-8")
+    return RunResult(manifest, rejects, tables, sheet, findings, fhir_errors)
+
+
+def _base(locator: pd.Series) -> pd.Series:
+    """The record a row came from (``file.csv:17#3`` → ``file.csv:17``)."""
+    return locator.str.split("#", n=1).str[0]
+
+
+def _link(tables: dict[str, pd.DataFrame]) -> tuple[dict[str, pd.DataFrame], list[Reject]]:
+    """Across files: reject duplicate encounters and rows whose encounter is not there."""
+    rejects: list[Reject] = []
+    enc = tables["encounter"]
+    dup = enc.duplicated("mdtrt_id", keep="first")
+    dropped = set(zip(enc.loc[dup, "source"], _base(enc.loc[dup, "locator"]), strict=True))
+    for _, row in enc[dup].iterrows():
+        rejects.append(
+            Reject(row["source"], row["locator"], "duplicate", f"duplicate encounter / 重复就诊: {row['mdtrt_id']!r}", "mdtrt_id", row["mdtrt_id"])
+        )
+    out = {}
+    for table, frame in tables.items():
+        if frame.empty:
+            out[table] = frame
+            continue
+        same_record = pd.Series(list(zip(frame["source"], _base(frame["locator"]), strict=True)), index=frame.index).isin(dropped)
+        out[table] = frame[~same_record]
+    known = set(out["encounter"]["mdtrt_id"])
+    for table in ("diagnosis", "procedure", "charge"):
+        frame = out[table]
+        if frame.empty:
+            continue
+        orphan = ~frame["mdtrt_id"].isin(known)
+        seen: set[tuple[str, str]] = set()
+        for _, row in frame[orphan].iterrows():
+            record = (row["source"], row["locator"].split("#", 1)[0])
+            if record in seen:
+                continue
+            seen.add(record)
+            rejects.append(
+                Reject(row["source"], record[1], "orphan", f"no encounter {row['mdtrt_id']!r} in the inputs / 无对应就诊记录", "mdtrt_id", row["mdtrt_id"])
+            )
+        out[table] = frame[~orphan]
+    patients = out["patient"]
+    out["patient"] = patients[patients["patient_id"].isin(set(out["encounter"]["patient_id"]))].drop_duplicates("patient_id")
+    return out, rejects
+
+
+def _locator_key(locator: str) -> tuple:
+    """Sort ``file.csv:9`` before ``file.csv:10``."""
+    head, _, tail = locator.rpartition(":")
+    number = tail.split("#", 1)[0]
+    return (head, int(number) if number.isdigit() else 0, locator)
+
+
+def _write_rejects(rejects: list[Reject], path: Path) -> None:
+    with path.open("w", encoding="utf-8", newline="\n") as out:
+        for r in rejects:
+            out.write(json.dumps(r.to_dict(), ensure_ascii=False) + "\n")
+
+
+def _manifest(options, books, tables, sheet, fhir_counts, fhir_errors, findings, pack, queue) -> dict:
+    profile = options.profile
+    severity = findings["severity"].value_counts().sort_index().to_dict() if len(findings) else {}
+    top = findings["rule_id"].value_counts().head(10) if len(findings) else pd.Series(dtype=int)
+    return {
+        "hutong": __version__,
+        "profile": {"name": profile.name, "version": profile.version, "path": profile.path},
+        "rule_pack": {"name": pack.name, "version": pack.version, "rules": len(pack.rules)},
+        "code_systems": [
+            {"id": s.id, "source": s.source, "codes": len(s), "gray": len(s.gray)}
+            for s in (options.diagnosis_codes, options.procedure_codes)
+        ],
+        "inputs": books.summary(),
+        "reject_reasons": REJECT_REASONS,
+        "tables": {t: len(f) for t, f in tables.items()},
+        "facesheet": {n: len(sheet.node(n)) for n in ("setlinfo", "diseinfo", "oprninfo", "iteminfo")},
+        "fhir": {"resources": fhir_counts, "validated": options.validate, "errors": fhir_errors[:100]},
+        "qc": {
+            "findings": len(findings),
+            "by_severity": {k: int(v) for k, v in severity.items()},
+            "top_rules": {k: int(v) for k, v in top.items()},
+        },
+        "unmapped_codes": len(queue),
+    }

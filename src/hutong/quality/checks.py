@@ -1,0 +1,255 @@
+"""Check kinds on fields and cases: required values, value sets, ranges, dates, fees, ID numbers.
+
+Each function takes ``(sheet, rule)`` and returns the failing rows (see :mod:`.kinds`). The
+``fields`` of a rule say which columns a kind reads; where their order matters the docstring
+says so. Checks on coded diagnoses live in :mod:`.coding`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from hutong.quality.kinds import (
+    REQUIRED,
+    applies,
+    blank,
+    cases,
+    found,
+    kind,
+    money,
+    nothing,
+    number,
+    truth,
+)
+from hutong.terminologies.valuesets import valueset, valuesets
+
+if TYPE_CHECKING:
+    from hutong.mapping.facesheet import FaceSheet
+    from hutong.quality.pack import Rule
+
+
+def arity(n: int, also: Callable[[Rule], None] | None = None) -> Callable[[Rule], None]:
+    """A validator requiring exactly ``n`` fields (then running ``also``)."""
+
+    def validate(rule: Rule) -> None:
+        if len(rule.fields) != n:
+            raise ValueError(f"kind {rule.kind!r} takes {n} field(s), got {len(rule.fields)}")
+        if also:
+            also(rule)
+
+    return validate
+
+
+def _concat(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    parts = [p for p in parts if len(p)]
+    return pd.concat(parts, ignore_index=True) if parts else nothing()
+
+
+@kind("required")
+def required(sheet: FaceSheet, rule: Rule) -> pd.DataFrame:
+    """One finding per empty field per row: null or blank text ('-' is a filled-in value)."""
+    frame = sheet.node(rule.node)
+    return _concat([found(frame, blank(frame[f]), f) for f in rule.fields])
+
+
+@kind("required_if", expressions=("when",), when=REQUIRED)
+def required_if(sheet: FaceSheet, rule: Rule) -> pd.DataFrame:
+    """Like ``required``, only on rows where the ``when`` expression holds."""
+    frame = sheet.node(rule.node)
+    when = applies(frame, rule)
+    return _concat([found(frame, when & blank(frame[f]), f) for f in rule.fields])
+
+
+def _valuesets_exist(rule: Rule) -> None:
+    for f in rule.fields:
+        key = rule.params["valueset"] or f
+        if key not in valuesets():
+            raise ValueError(f"no value set {key!r}; known: {', '.join(sorted(valuesets()))}")
+
+
+@kind("in_valueset", validate=_valuesets_exist, valueset=None)
+def in_valueset(sheet: FaceSheet, rule: Rule) -> pd.DataFrame:
+    """Codes outside their national value set (``valueset`` defaults to the field's name)."""
+    frame = sheet.node(rule.node)
+    parts = []
+    for f in rule.fields:
+        codes = list(valueset(rule.params["valueset"] or f).codes)
+        values = frame[f].astype("string").str.strip()
+        parts.append(found(frame, values.notna() & ~values.isin(codes), f, frame[f]))
+    return _concat(parts)
+
+
+def _bounds(rule: Rule) -> None:
+    low, high = rule.params["min"], rule.params["max"]
+    if low is None and high is None:
+        raise ValueError("kind 'range' needs params.min and/or params.max")
+    for v in (low, high):
+        if v is not None and not isinstance(v, int | float):
+            raise ValueError(f"range bound {v!r} is not a number")
+
+
+@kind("range", validate=_bounds, min=None, max=None)
+def in_range(sheet: FaceSheet, rule: Rule) -> pd.DataFrame:
+    """Numbers outside ``[min, max]`` (inclusive); missing numbers pass."""
+    frame = sheet.node(rule.node)
+    low, high = rule.params["min"], rule.params["max"]
+    parts = []
+    for f in rule.fields:
+        v = frame[f]
+        bad = pd.Series(False, index=frame.index)
+        if low is not None:
+            bad |= truth(v < low)
+        if high is not None:
+            bad |= truth(v > high)
+        parts.append(found(frame, bad, f, number(v)))
+    return _concat(parts)
+
+
+def _tolerance(rule: Rule) -> None:
+    if len(rule.fields) < 2:
+        raise ValueError("kind 'sum_equals' needs a total field and at least one part")
+    tol = rule.params["tolerance"]
+    if not isinstance(tol, int | float) or tol < 0:
+        raise ValueError(f"tolerance must be a number >= 0, got {tol!r}")
+
+
+@kind("sum_equals", validate=_tolerance, tolerance=0.01)
+def sum_equals(sheet: FaceSheet, rule: Rule) -> pd.DataFrame:
+    """Per row, fields[0] equals the sum of the other fields (nulls as 0, within tolerance)."""
+    frame = sheet.node(rule.node)
+    total = frame[rule.fields[0]].astype("Float64").fillna(0)
+    parts = sum(frame[f].astype("Float64").fillna(0) for f in rule.fields[1:])
+    bad = truth((total - parts).abs() > rule.params["tolerance"] + 1e-9)
+    shown = money(total) + " ≠ " + money(parts)
+    return found(frame, bad, rule.fields[0], shown)
+
+
+@kind("case_total_positive", validate=arity(1))
+def case_total_positive(sheet: FaceSheet, rule: Rule) -> pd.DataFrame:
+    """Each case's sum of the field over its rows in the node is > 0 (no rows: total 0)."""
+    frame = sheet.node(rule.node)
+    ids = cases(sheet)
+    totals = frame.groupby("mdtrt_id")[rule.fields[0]].sum(min_count=1)
+    total = ids.map(totals).astype("Float64").fillna(0)
+    out = pd.DataFrame({"mdtrt_id": ids})
+    return found(out, total <= 0, rule.fields[0], money(total))
+
+
+def _same_day(rule: Rule) -> None:
+    if rule.params["same_day_los"] not in (0, 1) or isinstance(rule.params["same_day_los"], bool):
+        raise ValueError(f"same_day_los must be 0 or 1, got {rule.params['same_day_los']!r}")
+
+
+@kind("los", validate=arity(3, _same_day), same_day_los=1)
+def length_of_stay(sheet: FaceSheet, rule: Rule) -> pd.DataFrame:
+    """fields [days, admission, discharge]: days = discharge date − admission date.
+
+    A same-day stay counts ``same_day_los`` (1 or 0: local practice differs). Stays whose
+    discharge precedes admission are left to the time-order rule.
+    """
+    frame = sheet.node(rule.node)
+    days_f, adm_f, dscg_f = rule.fields
+    span = (frame[dscg_f].dt.normalize() - frame[adm_f].dt.normalize()).dt.days
+    expected = span.where(span != 0, rule.params["same_day_los"]).astype("Float64")
+    recorded = frame[days_f].astype("Float64")
+    bad = truth((span >= 0) & (recorded != expected))
+    return found(frame, bad, days_f, number(recorded) + " ≠ " + number(expected))
+
+
+def full_years(born: pd.Series, on: pd.Series) -> pd.Series:
+    """实足年龄: completed years between two dates (the birthday itself completes a year)."""
+    b, o = born.dt.normalize(), on.dt.normalize()
+    before = (o.dt.month < b.dt.month) | ((o.dt.month == b.dt.month) & (o.dt.day < b.dt.day))
+    return (o.dt.year - b.dt.year - before.astype(int)).astype("Float64")
+
+
+def _years_tolerance(rule: Rule) -> None:
+    if not isinstance(rule.params["tolerance_years"], int | float):
+        raise ValueError("tolerance_years must be a number")
+
+
+@kind("age_consistent", validate=arity(3, _years_tolerance), tolerance_years=1)
+def age_consistent(sheet: FaceSheet, rule: Rule) -> pd.DataFrame:
+    """fields [age, birth date, admission]: recorded age within tolerance of the full years."""
+    frame = sheet.node(rule.node)
+    age_f, born_f, adm_f = rule.fields
+    years = full_years(frame[born_f], frame[adm_f])
+    age = frame[age_f].astype("Float64")
+    bad = truth((age - years).abs() > rule.params["tolerance_years"])
+    return found(frame, bad, age_f, number(age) + " ≠ " + number(years))
+
+
+@kind("within_stay")
+def within_stay(sheet: FaceSheet, rule: Rule) -> pd.DataFrame:
+    """Dates of a child node fall between the case's admission and discharge dates (by day)."""
+    frame = sheet.node(rule.node)
+    stay = sheet.setlinfo[["mdtrt_id", "adm_time", "dscg_time"]].drop_duplicates("mdtrt_id")
+    joined = frame[["mdtrt_id", *rule.fields]].merge(stay, on="mdtrt_id", how="left")
+    adm, dscg = joined["adm_time"].dt.normalize(), joined["dscg_time"].dt.normalize()
+    parts = []
+    for f in rule.fields:
+        day = joined[f].dt.normalize()
+        parts.append(found(joined, truth((day < adm) | (day > dscg)), f))
+    return _concat(parts)
+
+
+def _child(rule: Rule) -> None:
+    if rule.params["child"] not in ("diseinfo", "oprninfo", "iteminfo"):
+        raise ValueError(f"child must be diseinfo, oprninfo or iteminfo, not {rule.params['child']!r}")
+
+
+@kind("count_matches", validate=arity(1, _child), child=REQUIRED)
+def count_matches(sheet: FaceSheet, rule: Rule) -> pd.DataFrame:
+    """A count field equals the number of the case's rows in the ``child`` node."""
+    frame = sheet.node(rule.node)
+    counts = sheet.node(rule.params["child"]).groupby("mdtrt_id").size()
+    expected = frame["mdtrt_id"].map(counts).astype("Float64").fillna(0)
+    recorded = frame[rule.fields[0]].astype("Float64")
+    bad = truth(recorded != expected)
+    return found(frame, bad, rule.fields[0], number(recorded) + " ≠ " + number(expected))
+
+
+# GB 11643-1999 citizen identity number: 17 digits weighted, sum mod 11 picks the check char.
+ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+ID_CHECK_CHARS = "10X98765432"
+
+
+def id_shape(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Normalized ID numbers (stripped, upper case) and whether each has the 18-char shape."""
+    text = values.astype("string").str.strip().str.upper()
+    return text, truth(text.str.fullmatch(r"\d{17}[\dX]"))
+
+
+def id_check_char(text: pd.Series) -> pd.Series:
+    """The GB 11643 check character of each 18-char ID (vectorized over the digit slices)."""
+    total = pd.Series(0, index=text.index, dtype="int64")
+    for i, weight in enumerate(ID_WEIGHTS):
+        total += text.str.slice(i, i + 1).astype("int64") * weight
+    return pd.Series(np.array(list(ID_CHECK_CHARS))[total % 11], index=text.index, dtype="string")
+
+
+@kind("id_check_digit", validate=arity(1), expressions=("when",), when=None)
+def id_check_digit(sheet: FaceSheet, rule: Rule) -> pd.DataFrame:
+    """ID numbers (where ``when`` holds) that are not 18 chars or fail the GB 11643 check."""
+    frame = sheet.node(rule.node)
+    f = rule.fields[0]
+    text, shaped = id_shape(frame[f])
+    digits = text.where(shaped, "0" * 18)
+    valid = shaped & (id_check_char(digits) == digits.str.slice(17, 18)).to_numpy(dtype=bool)
+    return found(frame, applies(frame, rule) & frame[f].notna() & ~valid, f)
+
+
+@kind("id_birth_date", validate=arity(2), expressions=("when",), when=None)
+def id_birth_date(sheet: FaceSheet, rule: Rule) -> pd.DataFrame:
+    """fields [id number, birth date]: chars 7–14 of an 18-char ID equal the birth date."""
+    frame = sheet.node(rule.node)
+    id_f, born_f = rule.fields
+    text, shaped = id_shape(frame[id_f])
+    born = frame[born_f].dt.strftime("%Y%m%d").astype("string")
+    differs = truth(text.str.slice(6, 14) != born)
+    bad = applies(frame, rule) & shaped & frame[born_f].notna().to_numpy(dtype=bool) & differs
+    return found(frame, bad, f"{id_f},{born_f}")
