@@ -73,13 +73,16 @@ def _valuesets_exist(rule: Rule) -> None:
 
 @kind("in_valueset", validate=_valuesets_exist, valueset=None)
 def in_valueset(sheet: FaceSheet, rule: Rule) -> pd.DataFrame:
-    """Codes outside their national value set (``valueset`` defaults to the field's name)."""
+    """Codes outside their national value set (``valueset`` defaults to the field's name).
+
+    Blank values pass: a missing value is the ``required`` rules' finding, not a bad code.
+    """
     frame = sheet.node(rule.node)
     parts = []
     for f in rule.fields:
         codes = list(valueset(rule.params["valueset"] or f).codes)
         values = frame[f].astype("string").str.strip()
-        parts.append(found(frame, values.notna() & ~values.isin(codes), f, frame[f]))
+        parts.append(found(frame, ~blank(frame[f]) & ~values.isin(codes), f, frame[f]))
     return _concat(parts)
 
 
@@ -199,7 +202,9 @@ def within_stay(sheet: FaceSheet, rule: Rule) -> pd.DataFrame:
 
 def _child(rule: Rule) -> None:
     if rule.params["child"] not in ("diseinfo", "oprninfo", "iteminfo"):
-        raise ValueError(f"child must be diseinfo, oprninfo or iteminfo, not {rule.params['child']!r}")
+        raise ValueError(
+            f"child must be diseinfo, oprninfo or iteminfo, not {rule.params['child']!r}"
+        )
 
 
 @kind("count_matches", validate=arity(1, _child), child=REQUIRED)

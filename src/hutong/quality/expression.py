@@ -19,11 +19,11 @@ import operator
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache, reduce
+from itertools import pairwise
 
 import pandas as pd
 
 from hutong.mapping.facesheet import DATE_FIELDS, DATETIME_FIELDS, NUMBER_FIELDS, columns
-
 
 FUNCTIONS: dict[str, tuple[int, Callable]] = {
     # name: (number of arguments, vectorized implementation)
@@ -147,6 +147,27 @@ def _compare(left: ast.AST, ops: list, comparators: list, frame: pd.DataFrame) -
     return reduce(operator.and_, results)
 
 
+def _check_types(node: ast.Compare) -> None:
+    """Refuse comparing a code with a number (``dscg_way == 5`` would never be true)."""
+    operands = [node.left, *node.comparators]
+    for a, b in pairwise(operands):
+        for name, other in ((a, b), (b, a)):
+            if not isinstance(name, ast.Name):
+                continue
+            constants = other.elts if isinstance(other, ast.List | ast.Tuple) else [other]
+            for c in constants:
+                if not isinstance(c, ast.Constant):
+                    continue
+                if _is_text(name.id) and not isinstance(c.value, str):
+                    raise ValueError(f"{name.id} is text: quote the value ('{c.value}')")
+                if name.id in NUMBER_FIELDS and isinstance(c.value, str):
+                    raise ValueError(f"{name.id} is a number: write {c.value} without quotes")
+
+
+def _is_text(name: str) -> bool:
+    return name not in NUMBER_FIELDS and name not in DATETIME_FIELDS and name not in DATE_FIELDS
+
+
 def _validate(tree: ast.Expression, fields: frozenset[str]) -> tuple[str, ...]:
     """Refuse anything outside the whitelist; return the field names the expression reads."""
     names: list[str] = []
@@ -165,6 +186,7 @@ def _validate(tree: ast.Expression, fields: frozenset[str]) -> tuple[str, ...]:
                 raise ValueError(f"the second argument of {node.func.id}() must be quoted text")
             called.add(id(node.func))
         if isinstance(node, ast.Compare):
+            _check_types(node)
             for op, right in zip(node.ops, node.comparators, strict=True):
                 if isinstance(op, ast.In | ast.NotIn):
                     if not isinstance(right, ast.List | ast.Tuple):

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from hutong.quality.expression import compile_expression
@@ -35,6 +36,7 @@ class Kind:
     params: Mapping[str, object] = field(default_factory=dict)
     expressions: tuple[str, ...] = ()  # parameters that hold an expression (compiled at load)
     validate: Callable[[Rule], None] | None = None
+    multinode: bool = False  # may read several nodes (``node = [...]`` in the pack)
 
 
 KINDS: dict[str, Kind] = {}
@@ -45,6 +47,7 @@ def kind(
     *,
     expressions: tuple[str, ...] = (),
     validate: Callable[[Rule], None] | None = None,
+    multinode: bool = False,
     **params: object,
 ) -> Callable:
     """Register the decorated function as check kind ``name`` with the given parameters."""
@@ -52,7 +55,7 @@ def kind(
     def register(run: Callable[[FaceSheet, Rule], pd.DataFrame]) -> Callable:
         if name in KINDS:
             raise ValueError(f"check kind {name!r} registered twice")
-        KINDS[name] = Kind(name, run, params, expressions, validate)
+        KINDS[name] = Kind(name, run, params, expressions, validate, multinode)
         return run
 
     return register
@@ -63,7 +66,7 @@ def truth(values: pd.Series) -> pd.Series:
     return values.astype("boolean").fillna(False).astype(bool)
 
 
-def blank(values: pd.Series) -> pd.Series:
+def blank(values: pd.Series) -> np.ndarray:
     """Missing: null, or text that is empty after stripping ('-' counts as filled in)."""
     missing = values.isna()
     if isinstance(values.dtype, pd.StringDtype):
@@ -87,6 +90,8 @@ def found(
 ) -> pd.DataFrame:
     """Findings for the rows of ``frame`` where ``mask`` is true, on ``field_name``."""
     mask = truth(pd.Series(mask, index=frame.index))
+    if not mask.any():
+        return nothing()
     out = pd.DataFrame({"mdtrt_id": frame.loc[mask, "mdtrt_id"].astype("string")})
     out["field"] = field_name
     out["value"] = value[mask].astype("string") if value is not None else pd.NA
@@ -104,11 +109,17 @@ def cases(sheet: FaceSheet) -> pd.Series:
     return ids.astype("string").reset_index(drop=True)
 
 
+def _formatted(values: pd.Series, pattern: str) -> pd.Series:
+    numbers = values.astype("Float64")
+    text = np.char.mod(pattern, numbers.fillna(0).to_numpy(dtype=float))
+    return pd.Series(text, index=values.index, dtype="string").mask(numbers.isna())
+
+
 def number(values: pd.Series) -> pd.Series:
     """Numbers as short text for messages: 5, 3.5, 120.25."""
-    return values.map(lambda x: pd.NA if pd.isna(x) else f"{float(x):.10g}").astype("string")
+    return _formatted(values, "%.10g")
 
 
 def money(values: pd.Series) -> pd.Series:
     """Amounts as text with two decimals, for messages."""
-    return values.map(lambda x: pd.NA if pd.isna(x) else f"{float(x):.2f}").astype("string")
+    return _formatted(values, "%.2f")

@@ -1,0 +1,185 @@
+"""Check kinds on coded diagnoses and procedures (ICD-10 医保版 2.0, ICD-9-CM-3 医保版 2.0).
+
+Code ranges are written as ICD-10 categories, ``"S00-T98"`` or ``"O00-O99"``, and compared on
+the first three characters of a code, so ``I10.x00x002`` is in ``I10`` and a dagger/star pair
+``A01.000x005+J17.0*`` is classified by its dagger (aetiology) part. Only western-medicine rows
+(``diag_type`` 1 or empty) take part: TCM disease codes have their own, unrelated system.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from hutong.mapping.facesheet import columns
+from hutong.quality.kinds import REQUIRED, blank, cases, found, kind, nothing, number, truth
+
+if TYPE_CHECKING:
+    from hutong.mapping.facesheet import FaceSheet
+    from hutong.quality.pack import Rule
+
+RANGE = re.compile(r"^([A-Z]\d\d)(?:-([A-Z]\d\d))?$")
+DAGGER = ("+", "†")
+
+
+def category_ranges(ranges: list[str]) -> list[tuple[str, str]]:
+    """``["S00-T98", "V01"]`` as (low, high) category pairs; ValueError on a malformed one."""
+    if not isinstance(ranges, list) or not ranges:
+        raise ValueError(f"expected a list of ICD-10 category ranges, got {ranges!r}")
+    pairs = []
+    for text in ranges:
+        m = RANGE.match(str(text))
+        if not m or (m[2] and m[2] < m[1]):
+            raise ValueError(f"bad ICD-10 category range {text!r} (write e.g. 'S00-T98')")
+        pairs.append((m[1], m[2] or m[1]))
+    return pairs
+
+
+def in_categories(codes: pd.Series, ranges: list[str]) -> pd.Series:
+    """Whether each code's three-character category falls in any of the ranges."""
+    cat = codes.astype("string").str.strip().str.upper().str.slice(0, 3)
+    hit = pd.Series(False, index=codes.index)
+    for low, high in category_ranges(ranges):
+        hit |= truth((cat >= low) & (cat <= high))
+    return hit
+
+
+def western(diseinfo: pd.DataFrame) -> pd.DataFrame:
+    """Western-medicine diagnosis rows (diag_type 1, or not given)."""
+    diag_type = diseinfo["diag_type"]
+    return diseinfo[diag_type.isna().to_numpy() | truth(diag_type.str.strip() == "1").to_numpy()]
+
+
+def main_rows(diseinfo: pd.DataFrame) -> pd.DataFrame:
+    """The western main diagnosis of each case (the first row flagged 1)."""
+    rows = western(diseinfo)
+    rows = rows[truth(rows["maindiag_flag"].str.strip() == "1")]
+    return rows.drop_duplicates("mdtrt_id")
+
+
+def _code_field(*range_params: str) -> Callable[[Rule], None]:
+    """A validator: one field (the code), and well-formed category ranges in the params."""
+
+    def validate(rule: Rule) -> None:
+        if len(rule.fields) != 1:
+            raise ValueError(f"kind {rule.kind!r} takes one field (the code field)")
+        for name in range_params:
+            category_ranges(rule.params[name])
+
+    return validate
+
+
+def _flag(rule: Rule) -> None:
+    if len(rule.fields) != 1:
+        raise ValueError("kind 'exactly_one_main' takes one field (the flag)")
+    if not isinstance(rule.params["optional"], bool):
+        raise ValueError("optional must be true or false")
+
+
+@kind("exactly_one_main", validate=_flag, main="1", optional=False)
+def exactly_one_main(sheet: FaceSheet, rule: Rule) -> pd.DataFrame:
+    """Each case has exactly one row whose flag field (fields[0]) equals ``main``.
+
+    With ``optional``, cases without any row in the node pass (a case need not have a
+    procedure, but if it has some, one is the principal one).
+    """
+    frame = sheet.node(rule.node)
+    if "diag_type" in frame.columns:
+        frame = western(frame)
+    flag = rule.fields[0]
+    ids = cases(sheet)
+    flagged = frame[truth(frame[flag].str.strip() == str(rule.params["main"]))]
+    count = ids.map(flagged.groupby("mdtrt_id").size()).fillna(0).astype(int)
+    bad = count != 1
+    if rule.params["optional"]:
+        bad &= ids.isin(frame["mdtrt_id"]).to_numpy(dtype=bool)
+    return found(pd.DataFrame({"mdtrt_id": ids}), bad, flag, number(count))
+
+
+def _others(sheet: FaceSheet, rule: Rule) -> tuple[pd.DataFrame, pd.Series]:
+    """Main rows in the ``main`` ranges, and the case ids with another diagnosis in ``other``."""
+    code = rule.fields[0]
+    mains = main_rows(sheet.diseinfo)
+    mains = mains[in_categories(mains[code], rule.params["main"])]
+    rows = western(sheet.diseinfo)
+    rows = rows[~truth(rows["maindiag_flag"].str.strip() == "1")]
+    return mains, rows.loc[in_categories(rows[code], rule.params["other"]), "mdtrt_id"]
+
+
+@kind("main_needs_other", validate=_code_field("main", "other"), main=REQUIRED, other=REQUIRED)
+def main_needs_other(sheet: FaceSheet, rule: Rule) -> pd.DataFrame:
+    """A main diagnosis in ``main`` needs another diagnosis of the case in ``other``."""
+    mains, with_other = _others(sheet, rule)
+    bad = ~mains["mdtrt_id"].isin(with_other)
+    return found(mains, bad, rule.fields[0], mains[rule.fields[0]])
+
+
+@kind(
+    "main_excluded_by_other", validate=_code_field("main", "other"), main=REQUIRED, other=REQUIRED
+)
+def main_excluded_by_other(sheet: FaceSheet, rule: Rule) -> pd.DataFrame:
+    """A main diagnosis in ``main`` is wrong when the case has another diagnosis in ``other``."""
+    mains, with_other = _others(sheet, rule)
+    bad = mains["mdtrt_id"].isin(with_other)
+    return found(mains, bad, rule.fields[0], mains[rule.fields[0]])
+
+
+@kind("gend_conflict", validate=_code_field("codes"), gend=REQUIRED, codes=REQUIRED)
+def gend_conflict(sheet: FaceSheet, rule: Rule) -> pd.DataFrame:
+    """Diagnoses in ``codes`` recorded for a patient whose setlinfo.gend is ``gend``."""
+    code = rule.fields[0]
+    rows = western(sheet.diseinfo)
+    gend = rows["mdtrt_id"].map(
+        sheet.setlinfo.drop_duplicates("mdtrt_id").set_index("mdtrt_id")["gend"]
+    )
+    bad = truth(gend == str(rule.params["gend"])) & in_categories(rows[code], rule.params["codes"])
+    return found(rows, bad, code, rows[code])
+
+
+@kind("star_alone", validate=_code_field())
+def star_alone(sheet: FaceSheet, rule: Rule) -> pd.DataFrame:
+    """Star (manifestation) codes used alone: ending in ``*`` with no dagger code for them.
+
+    A star code is paired when it is written with its dagger (``A39.000+G01*``) or when the case
+    has a separate dagger code row (ending in ``+``/``†``) for it to follow.
+    """
+    frame = sheet.node(rule.node)
+    code = frame[rule.fields[0]].astype("string").str.strip()
+    star = truth(code.str.endswith("*"))
+    paired = pd.Series(False, index=frame.index)
+    lone_dagger = pd.Series(False, index=frame.index)
+    for mark in DAGGER:
+        paired |= truth(code.str.contains(mark, regex=False))
+        lone_dagger |= truth(code.str.endswith(mark))
+    has_dagger = frame["mdtrt_id"].isin(frame.loc[lone_dagger, "mdtrt_id"])
+    return found(frame, star & ~paired & ~has_dagger, rule.fields[0], code)
+
+
+def _pairs(rule: Rule) -> None:
+    if len(rule.fields) % 2:
+        raise ValueError("kind 'name_and_code' takes fields in (name, code) pairs")
+    for name, code in zip(rule.fields[::2], rule.fields[1::2], strict=True):
+        if not any(_owns(node, name, code) for node in rule.nodes):
+            raise ValueError(f"no node of the rule has both {name!r} and {code!r}")
+
+
+def _owns(node: str, *fields: str) -> bool:
+    return all(f in columns(node) for f in fields)
+
+
+@kind("name_and_code", validate=_pairs, multinode=True)
+def name_and_code(sheet: FaceSheet, rule: Rule) -> pd.DataFrame:
+    """Rows with a code but no name, or a name but no code (fields are name, code pairs)."""
+    parts = []
+    for name, code in zip(rule.fields[::2], rule.fields[1::2], strict=True):
+        for node in rule.nodes:
+            if not _owns(node, name, code):
+                continue
+            frame = sheet.node(node)
+            parts.append(found(frame, blank(frame[name]), name, frame[code]))
+            parts.append(found(frame, blank(frame[code]), code))
+    parts = [p for p in parts if len(p)]
+    return pd.concat(parts, ignore_index=True) if parts else nothing()
