@@ -1,0 +1,12 @@
+"""FHIR R4 output: canonical tables to Patient, Encounter, Condition and Procedure resources::
+
+resources = emit_fhir(tables, rejects)   # {"Patient": [...], "Encounter": [...], ...}
+problems = validate(resources)          # [] when every resource and reference is good
+write_ndjson(resources, Path("out"))    # out/fhir/Patient.ndjson, ...
+"""
+
+from hutong.mapping.fhir.emit import emit_fhir
+from hutong.mapping.fhir.ndjson import write_ndjson
+from hutong.mapping.fhir.validate import validate
+
+__all__ = ["emit_fhir", "validate", "write_ndjson"]

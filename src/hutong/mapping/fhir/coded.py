@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from hutong.mapping.fhir.datatypes import coding, concept, integers, per_value, text
+from hutong.mapping.fhir.datatypes import coding, column, concept, integers, per_value, text
 from hutong.mapping.fhir.ids import resource_ids
 from hutong.mapping.fhir.systems import code_system, local_system, vendor_system
 
@@ -29,17 +29,21 @@ def keyed(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
     return out
 
 
-def code_concept(
-    vendor: str,
-    kind: str,
-    default_system: str,
-    code: str | None,
-    system_name: str | None,
-    name: str | None,
-    local_code: str | None,
-    local_name: str | None,
-) -> dict | None:
-    """Standard coding (when mapped) then the local coding; text is what the vendor wrote."""
-    standard = coding(code_system(system_name or default_system), code, name)
-    local = coding(local_system(vendor, kind), local_code, local_name)
-    return concept([standard, local], local_name or name)
+def code_systems(frame: pd.DataFrame, kind: str, default: str) -> dict[str, list]:
+    """System URIs per row: ``standard_system`` from ``code_system`` (``default`` when empty)
+    and ``local_system`` from the vendor, resolved once per distinct value."""
+    named = text(column(frame, "code_system"))
+    return {
+        "standard_system": per_value(named.where(named.notna(), default), code_system).tolist(),
+        "local_system": per_value(text(frame["vendor"]), lambda v: local_system(v, kind)).tolist(),
+    }
+
+
+def code_concept(row: dict) -> dict | None:
+    """Standard coding (when mapped) then the local coding; text is what the vendor wrote.
+
+    ``row`` holds the canonical coded columns plus the :func:`code_systems` columns.
+    """
+    standard = coding(row["standard_system"], row["code"], row["name"])
+    local = coding(row["local_system"], row["local_code"], row["local_name"])
+    return concept([standard, local], row["local_name"] or row["name"])

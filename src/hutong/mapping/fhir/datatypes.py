@@ -7,7 +7,7 @@ forbids empty strings, lists and objects.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -19,8 +19,9 @@ TZ = "Asia/Shanghai"  # canonical timestamps are naive local China time
 
 def text(column: pd.Series) -> pd.Series:
     """Strings stripped of surrounding blanks; missing and blank values become ``None``."""
-    values = [None if pd.isna(v) else (str(v).strip() or None) for v in column.tolist()]
-    return pd.Series(values, index=column.index, dtype=object)
+    strings = column.astype("string").str.strip()
+    strings = strings.where(strings.ne(""))
+    return strings.astype(object).where(strings.notna(), None)
 
 
 def integers(column: pd.Series) -> pd.Series:
@@ -60,7 +61,8 @@ def per_value(column: pd.Series, make: Callable[[str], str]) -> pd.Series:
 
 def compact(element: dict) -> dict:
     """The element without keys whose value is missing or empty."""
-    return {k: v for k, v in element.items() if v is not None and v != [] and v != {}}
+    # Numbers (a rank, 0 days) are kept; None, "", [] and {} are falsy and dropped.
+    return {k: v for k, v in element.items() if v or isinstance(v, int | float)}
 
 
 def coding(system: str | None, code: str | None, display: str | None = None) -> dict | None:
@@ -95,6 +97,13 @@ def column(frame: pd.DataFrame, name: str) -> pd.Series:
     return pd.Series([None] * len(frame), index=frame.index, dtype=object)
 
 
-def texts(frame: pd.DataFrame, names: list[str]) -> dict[str, list]:
+def texts(frame: pd.DataFrame, *names: str) -> dict[str, list]:
     """The named columns as cleaned Python lists, ready to zip into resources row by row."""
     return {name: text(column(frame, name)).tolist() for name in names}
+
+
+def rows(columns: dict[str, list]) -> Iterator[dict]:
+    """The columns as one dict per row (the only per-row step: assembling the resource)."""
+    names = list(columns)
+    for values in zip(*columns.values(), strict=True):
+        yield dict(zip(names, values, strict=True))

@@ -16,6 +16,7 @@ from hutong.mapping.fhir.datatypes import (
     national,
     per_value,
     reference,
+    rows,
     text,
     texts,
 )
@@ -23,6 +24,7 @@ from hutong.mapping.fhir.ids import resource_ids
 from hutong.mapping.fhir.systems import hl7, valueset_system, vendor_system
 
 INPATIENT = {"code": "IMP", "display": "inpatient encounter"}
+DISCHARGE_DIAGNOSIS = {"code": "DD", "display": "Discharge diagnosis"}
 
 
 def keyed(frame: pd.DataFrame) -> pd.DataFrame:
@@ -35,12 +37,11 @@ def keyed(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def diagnosis_entry(condition_id: str, rank: int) -> dict:
+def diagnosis_entry(condition_id: str, rank: int, role_system: str) -> dict:
     """An Encounter.diagnosis entry: face-sheet diagnoses are discharge diagnoses (DD)."""
-    role = {"system": hl7("diagnosis_role"), "code": "DD", "display": "Discharge diagnosis"}
     return {
-        "condition": reference("Condition", condition_id),
-        "use": {"coding": [role]},
+        "condition": {"reference": f"Condition/{condition_id}"},
+        "use": {"coding": [{"system": role_system, **DISCHARGE_DIAGNOSIS}]},
         "rank": rank,
     }
 
@@ -52,17 +53,23 @@ def encounters(frame: pd.DataFrame, diagnoses: dict[str, list[dict]]) -> list[di
     """
     cols = texts(
         frame,
-        ["id", "key_system", "key_value", "patient", "ipt_med_type"]
-        + ["adm_way", "dscg_way", "dscg_way_local"],
+        "id",
+        "key_system",
+        "key_value",
+        "patient",
+        "ipt_med_type",
+        "adm_way",
+        "dscg_way",
+        "dscg_way_local",
     )
     cols["start"] = date_times(column(frame, "adm_time")).tolist()
     cols["end"] = date_times(column(frame, "dscg_time")).tolist()
     cols["days"] = integers(column(frame, "act_ipt_days")).tolist()
     systems = {key: valueset_system(key) for key in ("ipt_med_type", "adm_way", "dscg_way")}
-    visit = {"coding": [{"system": hl7("identifier_type"), "code": "VN"}]}
-    inpatient = {"system": hl7("act_code"), **INPATIENT}
+    id_type_system, act_code = hl7("identifier_type"), hl7("act_code")
+    ucum = hl7("ucum")
     out = []
-    for row in (dict(zip(cols, values, strict=True)) for values in zip(*cols.values(), strict=True)):
+    for row in rows(cols):
         kind = national("ipt_med_type", systems["ipt_med_type"], row["ipt_med_type"])
         discharged = row["end"] is not None or row["dscg_way"] is not None
         days = row["days"]
@@ -78,17 +85,21 @@ def encounters(frame: pd.DataFrame, diagnoses: dict[str, list[dict]]) -> list[di
                     "resourceType": "Encounter",
                     "id": row["id"],
                     "identifier": [
-                        {"type": visit, "system": row["key_system"], "value": row["key_value"]}
+                        {
+                            "type": {"coding": [{"system": id_type_system, "code": "VN"}]},
+                            "system": row["key_system"],
+                            "value": row["key_value"],
+                        }
                     ],
                     "status": "finished" if discharged else "in-progress",
-                    "class": inpatient,
+                    "class": {"system": act_code, **INPATIENT},
                     # 日间手术 (ipt_med_type 2) is still IMP in v3 ActCode; the type says which.
                     "type": [kind] if kind else None,
                     "subject": reference("Patient", row["patient"]),
                     "period": compact({"start": row["start"], "end": row["end"]}),
                     "length": None
                     if days is None
-                    else {"value": days, "unit": "天", "system": hl7("ucum"), "code": "d"},
+                    else {"value": days, "unit": "天", "system": ucum, "code": "d"},
                     "diagnosis": diagnoses.get(row["id"]),
                     "hospitalization": compact(stay),
                 }

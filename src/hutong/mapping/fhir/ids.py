@@ -17,7 +17,7 @@ def resource_id(system: str, value: str) -> str:
     """The id of the resource whose first identifier is ``system|value``.
 
     >>> resource_id("urn:hutong:sid:vendor-a:medcasno", "B0001")
-    '...'
+    '83937204-3b59-5d12-9361-ce689cafa32b'
     """
     return str(uuid.uuid5(namespace(), f"{system}|{value}"))
 
@@ -27,6 +27,4 @@ def resource_ids(systems: pd.Series, values: pd.Series) -> pd.Series:
     per-value step, and it works on plain strings)."""
     ns = namespace()
     keys = systems.astype(str) + "|" + values.astype(str)
-    return pd.Series(
-        [str(uuid.uuid5(ns, key)) for key in keys], index=systems.index, dtype=object
-    )
+    return pd.Series([str(uuid.uuid5(ns, key)) for key in keys], index=systems.index, dtype=object)

@@ -11,7 +11,16 @@ import re
 
 import pandas as pd
 
-from hutong.mapping.fhir.datatypes import column, compact, dates, national, per_value, text, texts
+from hutong.mapping.fhir.datatypes import (
+    column,
+    compact,
+    dates,
+    national,
+    per_value,
+    rows,
+    text,
+    texts,
+)
 from hutong.mapping.fhir.ids import resource_ids
 from hutong.mapping.fhir.systems import (
     certificate_system,
@@ -27,11 +36,14 @@ from hutong.terminologies.valuesets import valueset
 GENDER = {"1": "male", "2": "female", "0": "unknown", "9": "unknown"}
 
 # Common two-character surnames (复姓), so 欧阳娜娜 splits as 欧阳 + 娜娜, not 欧 + 阳娜娜.
-COMPOUND_SURNAMES = frozenset(
-    "欧阳 司马 上官 诸葛 东方 皇甫 尉迟 公孙 慕容 长孙 令狐 司徒 夏侯 轩辕 端木 宇文 独孤 "
-    "南宫 西门 申屠 呼延 万俟 闻人 澹台 公冶 太史 仲孙 钟离 宗政 濮阳 淳于 单于".split()
+COMPOUND_SURNAMES_TEXT = (
+    "欧阳 司马 上官 诸葛 东方 皇甫 尉迟 公孙 慕容 长孙 令狐 司徒 夏侯 轩辕 端木 宇文 "
+    "独孤 南宫 西门 申屠 呼延 万俟 闻人 澹台 公冶 太史 仲孙 钟离 宗政 濮阳 淳于 单于"
 )
+COMPOUND_SURNAMES = frozenset(COMPOUND_SURNAMES_TEXT.split())
 HAN_NAME = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]{2,4}")
+# Newborns are often registered under the mother's name: 李娜之女, 李娜女婴, 李娜之子2.
+NEWBORN_NAME = re.compile(r".*(之[子女]|[男女]婴|婴儿?)\d*")
 
 
 def keyed(frame: pd.DataFrame) -> pd.DataFrame:
@@ -53,7 +65,7 @@ def human_name(name: str | None) -> dict | None:
     where splitting after the surname is reliable (not for 某某之女, Uyghur or Latin names)."""
     if name is None:
         return None
-    if not HAN_NAME.fullmatch(name):
+    if not HAN_NAME.fullmatch(name) or NEWBORN_NAME.fullmatch(name):
         return {"text": name}
     cut = 2 if name[:2] in COMPOUND_SURNAMES and len(name) > 2 else 1
     return {"text": name, "family": name[:cut], "given": [name[cut:]]}
@@ -88,14 +100,24 @@ def patients(frame: pd.DataFrame) -> list[dict]:
     """One Patient per row of a :func:`keyed` frame, in row order."""
     cols = texts(
         frame,
-        ["id", "vendor", "patient_id", "medcasno", "name", "gend", "gend_local"]
-        + ["patn_cert_type", "certno", "curr_addr", "poscode", "tel"],
+        "id",
+        "vendor",
+        "patient_id",
+        "medcasno",
+        "name",
+        "gend",
+        "gend_local",
+        "patn_cert_type",
+        "certno",
+        "curr_addr",
+        "poscode",
+        "tel",
     )
     cols["brdy"] = dates(column(frame, "brdy")).tolist()
     gend_system = valueset_system("gend")
     gend_url = extension_url("gend")
     out = []
-    for row in (dict(zip(cols, values, strict=True)) for values in zip(*cols.values(), strict=True)):
+    for row in rows(cols):
         sex = national("gend", gend_system, row["gend"], row["gend_local"])
         address = compact({"text": row["curr_addr"], "postalCode": row["poscode"]})
         name = human_name(row["name"])
