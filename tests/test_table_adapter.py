@@ -28,9 +28,11 @@ def a_row(**over: str) -> list[str]:
         "住院流水号": "ZY001", "病案号": "BA001", "姓名": "张三", "性别": "男",
         "出生日期": "1960/5/1", "入院时间": "2024/3/5 14:02", "出院时间": "2024/3/10 9:30",
         "离院方式": "医嘱离院", "入院科室": "心内科", "出院科室": "心内科",
-        "主要诊断编码": "I25.103", "主要诊断名称": "冠状动脉粥样硬化性心脏病", "主要诊断入院病情": "有",
+        "主要诊断编码": "I25.103", "主要诊断名称": "冠状动脉粥样硬化性心脏病",
+        "主要诊断入院病情": "有",
         "其他诊断编码1": "I10.x00x002", "其他诊断名称1": "高血压", "其他诊断入院病情1": "有",
-        "手术1编码": "36.0700", "手术1名称": "药物洗脱冠状动脉支架置入", "手术1日期": "2024/3/6 10:00",
+        "手术1编码": "36.0700", "手术1名称": "药物洗脱冠状动脉支架置入",
+        "手术1日期": "2024/3/6 10:00",
         "西药费": "1000.00", "西药费_甲类": "600", "西药费_乙类": "300", "西药费_自费": "100",
         "西药费_其他": "0", "床位费": "200", "诊查费": "35.5",
     }  # fmt: skip
@@ -60,7 +62,11 @@ def test_vendor_a_wide_row_becomes_canonical_rows(tmp_path):
     batches, t, rejects = read_all(path, "vendor-a")
     assert rejects == [] and batches[0].read == 1
     enc = t["encounter"].iloc[0]
-    assert enc["mdtrt_id"] == "ZY001" and enc["dscg_way"] == "1" and enc["dscg_way_local"] == "医嘱离院"
+    assert (
+        enc["mdtrt_id"] == "ZY001"
+        and enc["dscg_way"] == "1"
+        and enc["dscg_way_local"] == "医嘱离院"
+    )
     assert enc["adm_time"] == pd.Timestamp("2024-03-05 14:02")
     pat = t["patient"].iloc[0]
     assert pat["gend"] == "1" and pat["gend_local"] == "男" and str(pat["brdy"]) == "1960-05-01"
@@ -81,39 +87,79 @@ def test_vendor_b_long_layout(tmp_path):
     wb = Workbook()
     ws = wb.active
     ws.title = "visit"
-    header = ["VISIT_NO", "MRN", "PAT_NM", "SEX_CD", "BIRTH_DT", "ADM_DTTM", "DIS_DTTM", "DIS_MODE", "DEST_HOSP"]
+    header = [
+        "VISIT_NO",
+        "MRN",
+        "PAT_NM",
+        "SEX_CD",
+        "BIRTH_DT",
+        "ADM_DTTM",
+        "DIS_DTTM",
+        "DIS_MODE",
+        "DEST_HOSP",
+    ]
     ws.append(header)
-    ws.append(["V1", "M1", "王芳", "F", "19880102", "20240305140200", "20240308100000", "02", "市第二医院"])
+    ws.append(
+        [
+            "V1",
+            "M1",
+            "王芳",
+            "F",
+            "19880102",
+            "20240305140200",
+            "20240308100000",
+            "02",
+            "市第二医院",
+        ]
+    )
     wb.save(tmp_path / "VISIT.xlsx")
     write_csv(
         tmp_path / "DIAG.csv",
         ["VISIT_NO", "DX_SEQ", "DX_TYPE", "ICD_CD", "DX_NM", "POA"],
-        [["V1", "1", "P", "O80.000", "头位顺产", "Y"], ["V1", "2", "S", "Z37.000x001", "单胎活产", "Y"]],
+        [
+            ["V1", "1", "P", "O80.000", "头位顺产", "Y"],
+            ["V1", "2", "S", "Z37.000x001", "单胎活产", "Y"],
+        ],
         "utf-8",
     )
     write_csv(
         tmp_path / "FEE.csv",
-        ["VISIT_NO", "ITEM_CD", "ITEM_NM", "FEE_CLS", "AMT", "CLS_A", "CLS_B", "SELF_PAY", "OTH_AMT"],
-        [["V1", "F01", "床位费", "BED", "90", "90", "0", "0", "0"], ["V1", "W01", "头孢", "WM", "50.5", "0", "50.5", "0", "0"]],
+        [
+            "VISIT_NO",
+            "ITEM_CD",
+            "ITEM_NM",
+            "FEE_CLS",
+            "AMT",
+            "CLS_A",
+            "CLS_B",
+            "SELF_PAY",
+            "OTH_AMT",
+        ],
+        [
+            ["V1", "F01", "床位费", "BED", "90", "90", "0", "0", "0"],
+            ["V1", "W01", "头孢", "WM", "50.5", "0", "50.5", "0", "0"],
+        ],
         "utf-8",
     )
     profile = load_profile("vendor-b")
-    visit = list(read_table(tmp_path / "VISIT.xlsx", profile))[0]
+    visit = next(read_table(tmp_path / "VISIT.xlsx", profile))
     assert visit.rejects == []
     enc = visit.tables["encounter"].iloc[0]
     assert enc["dscg_way"] == "2" and enc["acp_medins_name"] == "市第二医院"
     assert enc["dscg_time"] == pd.Timestamp("2024-03-08 10:00:00")
     assert visit.tables["patient"].iloc[0]["gend"] == "2"
     assert enc["locator"] == "VISIT.xlsx!visit:2"
-    diag = list(read_table(tmp_path / "DIAG.csv", profile))[0].tables["diagnosis"]
+    diag = next(read_table(tmp_path / "DIAG.csv", profile)).tables["diagnosis"]
     assert list(diag["maindiag_flag"]) == ["1", "0"] and list(diag["seq"]) == [1, 2]
-    fee = list(read_table(tmp_path / "FEE.csv", profile))[0].tables["charge"]
+    fee = next(read_table(tmp_path / "FEE.csv", profile)).tables["charge"]
     assert list(fee["med_chrgitm"]) == ["01", "09"] and list(fee["amt"]) == [90.0, 50.5]
 
 
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk", "gb18030"])
 def test_encoding_detected_when_profile_gives_none(tmp_path, encoding):
-    profile_text = (Path(__file__).parents[1] / "src/hutong/adapters/profiles/vendor-a.toml").read_text("utf-8")
+    profile_text = (
+        Path(__file__).parents[1] / "src/hutong/adapters/profiles/vendor-a.toml"
+    ).read_text("utf-8")
     custom = tmp_path / "no-encoding.toml"
     custom.write_text(profile_text.replace('encoding = "gb18030"', ""), "utf-8")
     path = write_csv(tmp_path / "住院病案首页_x.csv", A_HEADER, [a_row(姓名="欧阳娜娜")], encoding)
@@ -131,10 +177,12 @@ def test_wrong_declared_encoding_is_recovered_with_a_note(tmp_path):
 
 
 def test_undecodable_bytes_reject_only_that_record(tmp_path):
-    path = write_csv(tmp_path / "住院病案首页_bad.csv", A_HEADER, [a_row(), a_row(住院流水号="ZY002")])
-    data = path.read_bytes().replace("ZY002".encode(), b"ZY\xff02")
+    path = write_csv(
+        tmp_path / "住院病案首页_bad.csv", A_HEADER, [a_row(), a_row(住院流水号="ZY002")]
+    )
+    data = path.read_bytes().replace(b"ZY002", b"ZY\xff02")
     path.write_bytes(data)
-    batches, t, rejects = read_all(path, "vendor-a")
+    _, t, rejects = read_all(path, "vendor-a")
     assert [r.reason for r in rejects] == ["encoding"]
     assert rejects[0].locator == "住院病案首页_bad.csv:3" and rejects[0].field == "住院流水号"
     assert list(t["encounter"]["mdtrt_id"]) == ["ZY001"]
@@ -182,10 +230,12 @@ def test_bad_record_goes_to_rejects_and_the_rest_go_on(tmp_path, override, reaso
 
 
 def test_truncated_file_rejects_the_cut_record(tmp_path):
-    path = write_csv(tmp_path / "住院病案首页_2024.csv", A_HEADER, [a_row(), a_row(住院流水号="ZY002")])
+    path = write_csv(
+        tmp_path / "住院病案首页_2024.csv", A_HEADER, [a_row(), a_row(住院流水号="ZY002")]
+    )
     data = path.read_bytes()
     path.write_bytes(data[: len(data) - 60])
-    batches, t, rejects = read_all(path, "vendor-a")
+    _, t, rejects = read_all(path, "vendor-a")
     assert [r.reason for r in rejects] == ["truncated"]
     assert rejects[0].locator == "住院病案首页_2024.csv:3"
     assert list(t["encounter"]["mdtrt_id"]) == ["ZY001"]
@@ -195,7 +245,9 @@ def test_empty_and_header_only_files_are_noted_not_crashing(tmp_path):
     empty = tmp_path / "住院病案首页_empty.csv"
     empty.write_bytes(b"")
     batches = list(read_table(empty, load_profile("vendor-a")))
-    assert batches[0].read == 0 and batches[0].rejects == [] and "empty file" in batches[0].notes[-1]
+    assert (
+        batches[0].read == 0 and batches[0].rejects == [] and "empty file" in batches[0].notes[-1]
+    )
     header_only = write_csv(tmp_path / "住院病案首页_h.csv", A_HEADER, [])
     batches = list(read_table(header_only, load_profile("vendor-a")))
     assert batches[0].read == 0 and "header only" in batches[0].notes[-1]
@@ -214,6 +266,8 @@ def test_profile_errors_are_clear(tmp_path):
     with pytest.raises(ProfileError, match="built-in"):
         load_profile("vendor-z")
     bad = tmp_path / "bad.toml"
-    bad.write_text('[vendor]\nname="x"\n[files.f]\nmatch="*.csv"\n[tables.patient]\nfile="f"\ncolumns={nope="A"}\n')
+    bad.write_text(
+        '[vendor]\nname="x"\n[files.f]\nmatch="*.csv"\n[tables.patient]\nfile="f"\ncolumns={nope="A"}\n'
+    )
     with pytest.raises(ProfileError, match="unknown field 'nope'"):
         load_profile(bad)

@@ -12,12 +12,14 @@ from typing import Annotated
 import typer
 
 app = typer.Typer(
-    help="hutong (互通): hospital exports → canonical tables → FHIR R4 + NHSA 结算清单 face sheets + QC.",
+    help="hutong (互通): hospital exports → FHIR R4 + NHSA 结算清单 face sheets + QC.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-samples_app = typer.Typer(help="Synthetic vendor exports for demos and tests / 合成样例数据.", no_args_is_help=True)
+samples_app = typer.Typer(
+    help="Synthetic vendor exports for demos and tests / 合成样例数据.", no_args_is_help=True
+)
 app.add_typer(samples_app, name="samples")
 
 SAMPLE_SEEDS = {"vendor-a": 2024, "vendor-b": 2025}
@@ -41,7 +43,16 @@ def _code_systems(dx_codes: Path | None, px_codes: Path | None):
     return dx, px
 
 
-def _run(inputs: list[Path], profile_name: str, out: Path, dx_codes, px_codes, rules: str, validate: bool, quiet: bool):
+def _run(
+    inputs: list[Path],
+    profile_name: str,
+    out: Path,
+    dx_codes,
+    px_codes,
+    rules: str,
+    validate: bool,
+    quiet: bool,
+):
     from rich.progress import Progress
 
     from hutong.adapters.profile import ProfileError, load_profile
@@ -57,13 +68,24 @@ def _run(inputs: list[Path], profile_name: str, out: Path, dx_codes, px_codes, r
     except (ProfileError, CodeListError, FileNotFoundError) as exc:
         raise _fail(str(exc)) from None
     if not files:
-        raise _fail(f"no table files (CSV/TSV/XLSX) in {', '.join(map(str, inputs))} / 未找到输入文件")
-    options = RunOptions(profile=profile, out=out, diagnosis_codes=dx, procedure_codes=px, rule_pack=rules, validate=validate)
+        raise _fail(
+            f"no table files (CSV/TSV/XLSX) in {', '.join(map(str, inputs))} / 未找到输入文件"
+        )
+    options = RunOptions(
+        profile=profile,
+        out=out,
+        diagnosis_codes=dx,
+        procedure_codes=px,
+        rule_pack=rules,
+        validate=validate,
+    )
     with Progress(disable=quiet, transient=True) as progress:
         task = progress.add_task(f"{profile.name}: reading", total=len(files))
 
         def on_file(source: str, read: int) -> None:
-            progress.update(task, advance=1, description=f"{profile.name}: {Path(source).name} ({read} records)")
+            progress.update(
+                task, advance=1, description=f"{profile.name}: {Path(source).name} ({read} records)"
+            )
 
         try:
             return run(files, options, on_file=on_file)
@@ -76,9 +98,13 @@ def _summary(result, out: Path) -> None:
     read = sum(f["read"] for f in m["inputs"])
     rejected = sum(f["rejected"] for f in m["inputs"])
     resources = sum(m["fhir"]["resources"].values())
+    by_type = ", ".join(f"{k} {v}" for k, v in m["fhir"]["resources"].items())
     typer.echo(f"  cases / 病例        {m['tables']['encounter']}")
-    typer.echo(f"  records read / 读取  {read}  converted / 转换 {read - rejected}  rejected / 拒收 {rejected}")
-    typer.echo(f"  FHIR resources     {resources}  ({', '.join(f'{k} {v}' for k, v in m['fhir']['resources'].items())})")
+    typer.echo(
+        f"  records read / 读取  {read}  converted / 转换 {read - rejected}"
+        f"  rejected / 拒收 {rejected}"
+    )
+    typer.echo(f"  FHIR resources     {resources}  ({by_type})")
     if m["fhir"]["errors"]:
         typer.secho(f"  FHIR validation errors: {len(m['fhir']['errors'])}", fg=typer.colors.RED)
     sev = ", ".join(f"{k} {v}" for k, v in m["qc"]["by_severity"].items()) or "none"
@@ -93,13 +119,31 @@ def _summary(result, out: Path) -> None:
 
 @app.command("run")
 def run_command(
-    inputs: Annotated[list[Path], typer.Argument(help="Export files or folders (CSV/TSV/XLSX) / 导出文件或目录")],
-    profile: Annotated[str, typer.Option("--profile", "-p", help="Vendor profile: built-in name (vendor-a, vendor-b) or a .toml path")],
+    inputs: Annotated[
+        list[Path], typer.Argument(help="Export files or folders (CSV/TSV/XLSX) / 导出文件或目录")
+    ],
+    profile: Annotated[
+        str,
+        typer.Option(
+            "--profile",
+            "-p",
+            help="Vendor profile: built-in name (vendor-a, vendor-b) or a .toml path",
+        ),
+    ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder / 输出目录")],
-    dx_codes: Annotated[Path | None, typer.Option(help="ICD-10 医保版 2.0 list (CODE NAME per line); default: shipped sample")] = None,
-    px_codes: Annotated[Path | None, typer.Option(help="ICD-9-CM-3 医保版 2.0 list; default: shipped sample")] = None,
-    rules: Annotated[str, typer.Option(help="QC rule pack: built-in name or .toml path")] = "nhsa-settlement",
-    validate: Annotated[bool, typer.Option(help="Validate every FHIR resource (fhir.resources R4B)")] = True,
+    dx_codes: Annotated[
+        Path | None,
+        typer.Option(help="ICD-10 医保版 2.0 list (CODE NAME per line); default: shipped sample"),
+    ] = None,
+    px_codes: Annotated[
+        Path | None, typer.Option(help="ICD-9-CM-3 医保版 2.0 list; default: shipped sample")
+    ] = None,
+    rules: Annotated[
+        str, typer.Option(help="QC rule pack: built-in name or .toml path")
+    ] = "nhsa-settlement",
+    validate: Annotated[
+        bool, typer.Option(help="Validate every FHIR resource (fhir.resources R4B)")
+    ] = True,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar")] = False,
 ) -> None:
     """Convert vendor exports: canonical tables → FHIR NDJSON, 4101 face sheet, QC report.
@@ -116,12 +160,16 @@ def run_command(
 
 @app.command()
 def demo(
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder / 输出目录")] = Path("hutong-demo-out"),
-    samples: Annotated[Path, typer.Option(help="Folder with samples/vendor-a and samples/vendor-b")] = Path("samples"),
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder / 输出目录")] = Path(
+        "hutong-demo-out"
+    ),
+    samples: Annotated[
+        Path, typer.Option(help="Folder with samples/vendor-a and samples/vendor-b")
+    ] = Path("samples"),
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
     """Run both sample vendors (generated when ./samples is absent) into OUT/<vendor>/."""
-    from hutong.synthetic.generator import generate
+    from hutong.synthetic import generate
 
     failed = False
     for vendor, seed in SAMPLE_SEEDS.items():
@@ -141,9 +189,13 @@ def demo(
 
 @app.command()
 def qc(
-    facesheet_dir: Annotated[Path, typer.Argument(help="Folder with setlinfo/diseinfo/oprninfo/iteminfo.csv")],
+    facesheet_dir: Annotated[
+        Path, typer.Argument(help="Folder with setlinfo/diseinfo/oprninfo/iteminfo.csv")
+    ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder / 输出目录")],
-    rules: Annotated[str, typer.Option(help="QC rule pack: built-in name or .toml path")] = "nhsa-settlement",
+    rules: Annotated[
+        str, typer.Option(help="QC rule pack: built-in name or .toml path")
+    ] = "nhsa-settlement",
 ) -> None:
     """Check a face-sheet folder (4101 node CSVs) and write findings.csv and report.html."""
     from hutong.mapping.facesheet import FaceSheetError, read_facesheet
@@ -159,7 +211,9 @@ def qc(
     write_findings(findings, out / "findings.csv")
     write_report(sheet, findings, out / "report.html", pack, title=f"hutong QC · {facesheet_dir}")
     by = findings["severity"].value_counts().to_dict()
-    typer.echo(f"{len(sheet)} cases, {len(findings)} findings {by} → {out}/findings.csv, {out}/report.html")
+    typer.echo(
+        f"{len(sheet)} cases, {len(findings)} findings {by} → {out}/findings.csv, {out}/report.html"
+    )
 
 
 @samples_app.command("generate")
@@ -170,7 +224,7 @@ def samples_generate(
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same files)")] = 2024,
 ) -> None:
     """Write a seeded synthetic export of VENDOR (real 医保版 codes, some broken records)."""
-    from hutong.synthetic.generator import generate
+    from hutong.synthetic import generate
 
     if vendor not in SAMPLE_SEEDS:
         raise _fail(f"unknown vendor {vendor!r}; choose one of {', '.join(SAMPLE_SEEDS)}")

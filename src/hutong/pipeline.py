@@ -56,7 +56,9 @@ def input_files(inputs: list[Path]) -> list[Path]:
     files: list[Path] = []
     for item in inputs:
         if item.is_dir():
-            files.extend(sorted(p for p in item.rglob("*") if p.suffix.lower() in SUFFIXES and p.is_file()))
+            files.extend(
+                sorted(p for p in item.rglob("*") if p.suffix.lower() in SUFFIXES and p.is_file())
+            )
         elif item.exists():
             files.append(item)
         else:
@@ -72,7 +74,13 @@ class _Books:
     rejects: list[Reject] = field(default_factory=list)
 
     def open(self, source: str, kind: str, encoding: str | None) -> None:
-        self.files[source] = {"file": source, "kind": kind, "encoding": encoding, "read": 0, "notes": []}
+        self.files[source] = {
+            "file": source,
+            "kind": kind,
+            "encoding": encoding,
+            "read": 0,
+            "notes": [],
+        }
 
     def add(self, batch: Batch) -> None:
         entry = self.files[batch.source]
@@ -98,7 +106,9 @@ class _Books:
         return out
 
 
-def run(inputs: list[Path], options: RunOptions, on_file: Callable[[str, int], None] | None = None) -> RunResult:
+def run(
+    inputs: list[Path], options: RunOptions, on_file: Callable[[str, int], None] | None = None
+) -> RunResult:
     """Convert ``inputs`` with ``options``; write every output under ``options.out``."""
     profile = options.profile
     opened = [(path, *open_table(path, profile)) for path in input_files(inputs)]  # fail fast
@@ -113,7 +123,10 @@ def run(inputs: list[Path], options: RunOptions, on_file: Callable[[str, int], N
         if on_file:
             on_file(path.as_posix(), books.files[path.as_posix()]["read"])
 
-    tables = {t: pd.concat(p, ignore_index=True) if p else pd.DataFrame(columns=SCHEMAS[t].names) for t, p in parts.items()}
+    tables = {
+        t: pd.concat(p, ignore_index=True) if p else pd.DataFrame(columns=SCHEMAS[t].names)
+        for t, p in parts.items()
+    }
     tables, linked = _link(tables)
     books.rejects.extend(linked)
     tables["diagnosis"] = apply_codes(tables["diagnosis"], options.diagnosis_codes)
@@ -133,15 +146,21 @@ def run(inputs: list[Path], options: RunOptions, on_file: Callable[[str, int], N
     findings = check(sheet, pack)
     (out / "qc").mkdir(exist_ok=True)
     write_findings(findings, out / "qc" / "findings.csv")
-    write_report(sheet, findings, out / "qc" / "report.html", pack, title=f"hutong QC · {profile.name}")
+    write_report(
+        sheet, findings, out / "qc" / "report.html", pack, title=f"hutong QC · {profile.name}"
+    )
 
     queue = unmapped(tables)
     queue.to_csv(out / "unmapped.csv", index=False, encoding="utf-8-sig", lineterminator="\n")
     rejects = sorted(books.rejects, key=lambda r: (r.source, _locator_key(r.locator)))
     _write_rejects(rejects, out / "rejects.ndjson")
 
-    manifest = _manifest(options, books, tables, sheet, fhir_counts, fhir_errors, findings, pack, queue)
-    (out / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", "utf-8")
+    manifest = _manifest(
+        options, books, tables, sheet, fhir_counts, fhir_errors, findings, pack, queue
+    )
+    (out / "manifest.json").write_text(
+        json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", "utf-8"
+    )
     return RunResult(manifest, rejects, tables, sheet, findings, fhir_errors)
 
 
@@ -158,14 +177,23 @@ def _link(tables: dict[str, pd.DataFrame]) -> tuple[dict[str, pd.DataFrame], lis
     dropped = set(zip(enc.loc[dup, "source"], _base(enc.loc[dup, "locator"]), strict=True))
     for _, row in enc[dup].iterrows():
         rejects.append(
-            Reject(row["source"], row["locator"], "duplicate", f"duplicate encounter / 重复就诊: {row['mdtrt_id']!r}", "mdtrt_id", row["mdtrt_id"])
+            Reject(
+                row["source"],
+                row["locator"],
+                "duplicate",
+                f"duplicate encounter / 重复就诊: {row['mdtrt_id']!r}",
+                "mdtrt_id",
+                row["mdtrt_id"],
+            )
         )
     out = {}
     for table, frame in tables.items():
         if frame.empty:
             out[table] = frame
             continue
-        same_record = pd.Series(list(zip(frame["source"], _base(frame["locator"]), strict=True)), index=frame.index).isin(dropped)
+        same_record = pd.Series(
+            list(zip(frame["source"], _base(frame["locator"]), strict=True)), index=frame.index
+        ).isin(dropped)
         out[table] = frame[~same_record]
     known = set(out["encounter"]["mdtrt_id"])
     for table in ("diagnosis", "procedure", "charge"):
@@ -180,11 +208,20 @@ def _link(tables: dict[str, pd.DataFrame]) -> tuple[dict[str, pd.DataFrame], lis
                 continue
             seen.add(record)
             rejects.append(
-                Reject(row["source"], record[1], "orphan", f"no encounter {row['mdtrt_id']!r} in the inputs / 无对应就诊记录", "mdtrt_id", row["mdtrt_id"])
+                Reject(
+                    row["source"],
+                    record[1],
+                    "orphan",
+                    f"no encounter {row['mdtrt_id']!r} in the inputs / 无对应就诊记录",
+                    "mdtrt_id",
+                    row["mdtrt_id"],
+                )
             )
         out[table] = frame[~orphan]
     patients = out["patient"]
-    out["patient"] = patients[patients["patient_id"].isin(set(out["encounter"]["patient_id"]))].drop_duplicates("patient_id")
+    out["patient"] = patients[
+        patients["patient_id"].isin(set(out["encounter"]["patient_id"]))
+    ].drop_duplicates("patient_id")
     return out, rejects
 
 
@@ -201,7 +238,9 @@ def _write_rejects(rejects: list[Reject], path: Path) -> None:
             out.write(json.dumps(r.to_dict(), ensure_ascii=False) + "\n")
 
 
-def _manifest(options, books, tables, sheet, fhir_counts, fhir_errors, findings, pack, queue) -> dict:
+def _manifest(
+    options, books, tables, sheet, fhir_counts, fhir_errors, findings, pack, queue
+) -> dict:
     profile = options.profile
     severity = findings["severity"].value_counts().sort_index().to_dict() if len(findings) else {}
     top = findings["rule_id"].value_counts().head(10) if len(findings) else pd.Series(dtype=int)
@@ -216,8 +255,14 @@ def _manifest(options, books, tables, sheet, fhir_counts, fhir_errors, findings,
         "inputs": books.summary(),
         "reject_reasons": REJECT_REASONS,
         "tables": {t: len(f) for t, f in tables.items()},
-        "facesheet": {n: len(sheet.node(n)) for n in ("setlinfo", "diseinfo", "oprninfo", "iteminfo")},
-        "fhir": {"resources": fhir_counts, "validated": options.validate, "errors": fhir_errors[:100]},
+        "facesheet": {
+            n: len(sheet.node(n)) for n in ("setlinfo", "diseinfo", "oprninfo", "iteminfo")
+        },
+        "fhir": {
+            "resources": fhir_counts,
+            "validated": options.validate,
+            "errors": fhir_errors[:100],
+        },
         "qc": {
             "findings": len(findings),
             "by_severity": {k: int(v) for k, v in severity.items()},

@@ -98,7 +98,9 @@ class Profile:
 def builtin_profiles() -> list[str]:
     """Names of the profiles shipped with hutong."""
     folder = resources.files("hutong.adapters").joinpath("profiles")
-    return sorted(p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml"))
+    return sorted(
+        p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml")
+    )
 
 
 def load_profile(name_or_path: str | Path) -> Profile:
@@ -155,7 +157,9 @@ def _parse(data: dict, where: str) -> Profile:
         date_formats=tuple(vendor.get("date", ["%Y-%m-%d"])),
         files=files,
         tables=tables,
-        values={k: {str(a): str(b) for a, b in v.items()} for k, v in data.get("values", {}).items()},
+        values={
+            k: {str(a): str(b) for a, b in v.items()} for k, v in data.get("values", {}).items()
+        },
     )
 
 
@@ -165,7 +169,9 @@ def _group(table: str, spec: dict, files: dict[str, FileKind], where: str) -> Gr
         if key not in names:
             raise ProfileError(f"{where}: [tables.{table}] maps unknown field {key!r}")
     if spec.get("file") not in files:
-        raise ProfileError(f"{where}: [tables.{table}] reads unknown file kind {spec.get('file')!r}")
+        raise ProfileError(
+            f"{where}: [tables.{table}] reads unknown file kind {spec.get('file')!r}"
+        )
     repeat = spec.get("repeat")
     return Group(
         file=spec["file"],

@@ -118,7 +118,9 @@ def _read_excel(path: Path) -> RawTable:
     try:
         book = load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types for a broken zip or XML
-        raise UnreadableFile(f"{path}: not a readable XLSX workbook / 无法读取的 Excel 文件 ({exc})")
+        raise UnreadableFile(
+            f"{path}: not a readable XLSX workbook / 无法读取的 Excel 文件 ({exc})"
+        ) from exc
     try:
         sheet = book.worksheets[0]
         header: list[str] | None = None
@@ -133,7 +135,11 @@ def _read_excel(path: Path) -> RawTable:
                     cells.pop()
                 header = [c.strip() for c in cells]
                 continue
-            rows.append(cells[: len(header)] if len(cells) > len(header) and not any(cells[len(header) :]) else cells)
+            rows.append(
+                cells[: len(header)]
+                if len(cells) > len(header) and not any(cells[len(header) :])
+                else cells
+            )
             locators.append(f"{path.name}!{sheet.title}:{number}")
     finally:
         book.close()

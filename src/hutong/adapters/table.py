@@ -83,11 +83,17 @@ def read_table(path: Path, profile: Profile, batch_size: int = 50_000) -> Iterat
     yield from batches(raw, kind, profile, batch_size)
 
 
-def batches(raw: RawTable, kind: FileKind, profile: Profile, batch_size: int = 50_000) -> Iterator[Batch]:
+def batches(
+    raw: RawTable, kind: FileKind, profile: Profile, batch_size: int = 50_000
+) -> Iterator[Batch]:
     """Convert an opened file in slices of ``batch_size`` records."""
     source = raw.path.as_posix()
     if not raw.rows:
-        note = "no records, header only / 只有表头，无数据记录" if raw.header else "empty file / 空文件"
+        note = (
+            "no records, header only / 只有表头，无数据记录"
+            if raw.header
+            else "empty file / 空文件"
+        )
         yield Batch(source, kind.name, 0, {}, [], [*raw.notes, note])
         return
     for start in range(0, len(raw.rows), batch_size):
@@ -122,7 +128,15 @@ class _Errors:
         for rec in mask[mask].index:
             self.reject(int(rec), reason, label, None if values is None else values[rec], message)
 
-    def cells(self, recs: pd.Series, bad: pd.Series, reason: str, labels: pd.Series, cells: pd.Series, message: str) -> None:
+    def cells(
+        self,
+        recs: pd.Series,
+        bad: pd.Series,
+        reason: str,
+        labels: pd.Series,
+        cells: pd.Series,
+        message: str,
+    ) -> None:
         for i in bad[bad].index:
             self.reject(int(recs[i]), reason, labels[i], cells[i], message)
 
@@ -140,19 +154,31 @@ def _convert(
     width = len(header)
     lengths = pd.Series([len(r) for r in rows])
     short, long_ = lengths < width, lengths > width
-    errors.column(short, "truncated", "-", f"truncated record / 记录不完整: header has {width} fields, found", lengths)
-    errors.column(long_, "bad_row", "-", f"more fields than the header ({width}) / 字段数多于表头", lengths)
+    errors.column(
+        short,
+        "truncated",
+        "-",
+        f"truncated record / 记录不完整: header has {width} fields, found",
+        lengths,
+    )
+    errors.column(
+        long_, "bad_row", "-", f"more fields than the header ({width}) / 字段数多于表头", lengths
+    )
     padded = [(r + [""] * width)[:width] for r in rows]
     frame = pd.DataFrame(padded, columns=_unique(header), dtype="object")
     frame = frame.apply(lambda col: col.str.strip()).replace("", None)
 
     for col in frame.columns:
-        bad = frame[col].map(lambda v: isinstance(v, str) and any("\udc80" <= ch <= "\udcff" for ch in v))
+        bad = frame[col].map(
+            lambda v: isinstance(v, str) and any("\udc80" <= ch <= "\udcff" for ch in v)
+        )
         errors.column(bad.astype(bool), "encoding", col, "bytes not decodable / 无法解码")
     fields = {c: f for _, g in profile.groups_for(kind.name) for f, c in g.columns.items()}
     for col in kind.required:
         label = f"{col} ({fields[col]})" if col in fields else col
-        errors.column(frame[col].isna(), "missing_value", label, "required value missing / 必填值缺失")
+        errors.column(
+            frame[col].isna(), "missing_value", label, "required value missing / 必填值缺失"
+        )
 
     keys = _record_keys(profile, kind)
     tables = {}
@@ -204,12 +230,15 @@ def _record_keys(profile: Profile, kind: FileKind) -> dict[str, str]:
     return keys
 
 
-def _group_rows(frame: pd.DataFrame, table: str, group: Group, gi: int, keys: dict[str, str]) -> pd.DataFrame:
+def _group_rows(
+    frame: pd.DataFrame, table: str, group: Group, gi: int, keys: dict[str, str]
+) -> pd.DataFrame:
     parts = []
     for ii, n in enumerate(group.instances()):
         cols = {f: Group.fill(c, n) for f, c in group.columns.items()}
         sub = pd.DataFrame(
-            {f: frame[c] if c in frame.columns else None for f, c in cols.items()}, index=frame.index
+            {f: frame[c] if c in frame.columns else None for f, c in cols.items()},
+            index=frame.index,
         )
         if group.repeat is not None:
             sub = sub[sub.notna().any(axis=1)]
@@ -224,10 +253,14 @@ def _group_rows(frame: pd.DataFrame, table: str, group: Group, gi: int, keys: di
         sub["__inst_key"] = n
         sub["__cols"] = [cols] * len(sub)
         parts.append(sub)
-    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0].reset_index(drop=True)
+    return (
+        pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0].reset_index(drop=True)
+    )
 
 
-def _typed(table: str, rows: pd.DataFrame, profile: Profile, groups: list[Group], errors: _Errors) -> pd.DataFrame:
+def _typed(
+    table: str, rows: pd.DataFrame, profile: Profile, groups: list[Group], errors: _Errors
+) -> pd.DataFrame:
     """Parse dates and numbers, map local values to national codes; flag bad cells."""
     schema = SCHEMAS[table]
     recs = rows["__rec"]
@@ -240,7 +273,9 @@ def _typed(table: str, rows: pd.DataFrame, profile: Profile, groups: list[Group]
         label = rows["__cols"].map(lambda cols, name=f.name: f"{cols.get(name, name)} ({name})")
         if pa.types.is_timestamp(f.type):
             rows[f.name], bad = parse_datetimes(cells, profile.datetime_formats)
-            errors.cells(recs, bad, "bad_datetime", label, cells, "malformed date/time / 日期时间格式错误")
+            errors.cells(
+                recs, bad, "bad_datetime", label, cells, "malformed date/time / 日期时间格式错误"
+            )
         elif pa.types.is_date(f.type):
             rows[f.name], bad = parse_dates(cells, profile.date_formats)
             errors.cells(recs, bad, "bad_datetime", label, cells, "malformed date / 日期格式错误")
@@ -257,9 +292,23 @@ def _typed(table: str, rows: pd.DataFrame, profile: Profile, groups: list[Group]
     for key in KEY_FIELDS:
         if key in schema.names and key in rows.columns:
             label = rows["__cols"].map(lambda cols, name=key: f"{cols.get(name, name)} ({name})")
-            errors.cells(recs, rows[key].isna(), "missing_value", label, rows[key], "required id missing / 缺少标识")
+            errors.cells(
+                recs,
+                rows[key].isna(),
+                "missing_value",
+                label,
+                rows[key],
+                "required id missing / 缺少标识",
+            )
     required = {f for g in groups for f in g.required}
     for name in sorted(required & set(rows.columns) - set(KEY_FIELDS)):
         label = rows["__cols"].map(lambda cols, name=name: f"{cols.get(name, name)} ({name})")
-        errors.cells(recs, rows[name].isna(), "missing_value", label, rows[name], "required value missing / 必填值缺失")
+        errors.cells(
+            recs,
+            rows[name].isna(),
+            "missing_value",
+            label,
+            rows[name],
+            "required value missing / 必填值缺失",
+        )
     return rows

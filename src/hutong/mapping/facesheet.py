@@ -104,7 +104,11 @@ def _age_parts(brdy: pd.Series, adm: pd.Series) -> tuple[pd.Series, pd.Series]:
     """实足年龄 in years at admission, and age in days when under one year (结算清单 rule)."""
     b = pd.to_datetime(brdy)
     a = pd.to_datetime(adm).dt.normalize()
-    years = a.dt.year - b.dt.year - ((a.dt.month < b.dt.month) | ((a.dt.month == b.dt.month) & (a.dt.day < b.dt.day)))
+    years = (
+        a.dt.year
+        - b.dt.year
+        - ((a.dt.month < b.dt.month) | ((a.dt.month == b.dt.month) & (a.dt.day < b.dt.day)))
+    )
     days = (a - b).dt.days
     nwb = days.where(years < 1)
     return years.astype("Float64"), nwb.astype("Float64")
@@ -116,18 +120,26 @@ def _stay_days(adm: pd.Series, dscg: pd.Series, same_day: int = 1) -> pd.Series:
     return days.where(days != 0, same_day).astype("Float64")
 
 
-def _setlinfo(enc: pd.DataFrame, pat: pd.DataFrame, dx: pd.DataFrame, px: pd.DataFrame) -> pd.DataFrame:
+def _setlinfo(
+    enc: pd.DataFrame, pat: pd.DataFrame, dx: pd.DataFrame, px: pd.DataFrame
+) -> pd.DataFrame:
     pat_cols = pat.drop(columns=["source", "locator", "vendor", "medcasno"], errors="ignore")
     s = enc.merge(pat_cols, on="patient_id", how="left", validate="many_to_one")
     s = s.rename(columns={"name": "psn_name"})
     years, days = _age_parts(s["brdy"], s["adm_time"])
     s["age"] = s["age"].astype("Float64").fillna(years)
     s["nwb_age"] = s["nwb_age"].astype("Float64").fillna(days)
-    s["act_ipt_days"] = s["act_ipt_days"].astype("Float64").fillna(_stay_days(s["adm_time"], s["dscg_time"]))
+    s["act_ipt_days"] = (
+        s["act_ipt_days"].astype("Float64").fillna(_stay_days(s["adm_time"], s["dscg_time"]))
+    )
     s["setl_begn_date"] = pd.to_datetime(s["adm_time"]).dt.normalize()
     s["setl_end_date"] = pd.to_datetime(s["dscg_time"]).dt.normalize()
-    s["diag_code_cnt"] = s["mdtrt_id"].map(dx.groupby("mdtrt_id").size()).fillna(0).astype("Float64")
-    s["oprn_oprt_code_cnt"] = s["mdtrt_id"].map(px.groupby("mdtrt_id").size()).fillna(0).astype("Float64")
+    s["diag_code_cnt"] = (
+        s["mdtrt_id"].map(dx.groupby("mdtrt_id").size()).fillna(0).astype("Float64")
+    )
+    s["oprn_oprt_code_cnt"] = (
+        s["mdtrt_id"].map(px.groupby("mdtrt_id").size()).fillna(0).astype("Float64")
+    )
     main = dx[dx["maindiag_flag"] == "1"].drop_duplicates("mdtrt_id").set_index("mdtrt_id")
     s["wm_dise_code"] = s["mdtrt_id"].map(main["diag_code"]) if len(main) else None
     return s.reindex(columns=columns("setlinfo"))
@@ -147,7 +159,9 @@ def _oprninfo(px: pd.DataFrame) -> pd.DataFrame:
     p["oprn_oprt_code"] = p["code"].fillna(p["local_code"])
     p["oprn_oprt_name"] = p["name"].fillna(p["local_name"])
     first = ~p.duplicated("mdtrt_id")
-    p["oprn_oprt_type"] = p["oprn_oprt_type"].fillna(pd.Series(np.where(first, "1", "2"), index=p.index))
+    p["oprn_oprt_type"] = p["oprn_oprt_type"].fillna(
+        pd.Series(np.where(first, "1", "2"), index=p.index)
+    )
     return p.reindex(columns=columns("oprninfo")).reset_index(drop=True)
 
 
@@ -185,7 +199,9 @@ def _typed(sheet: FaceSheet) -> FaceSheet:
             if col in DATETIME_FIELDS:
                 frame[col] = pd.to_datetime(frame[col], errors="coerce", format="mixed")
             elif col in DATE_FIELDS:
-                frame[col] = pd.to_datetime(frame[col], errors="coerce", format="mixed").dt.normalize()
+                frame[col] = pd.to_datetime(
+                    frame[col], errors="coerce", format="mixed"
+                ).dt.normalize()
             elif col in NUMBER_FIELDS:
                 frame[col] = pd.to_numeric(frame[col], errors="coerce").astype("Float64")
             else:
@@ -205,7 +221,11 @@ def _text(frame: pd.DataFrame) -> pd.DataFrame:
         elif col in MONEY_FIELDS:
             out[col] = v.map(lambda x: None if pd.isna(x) else f"{x:.2f}")
         elif col in NUMBER_FIELDS:
-            out[col] = v.map(lambda x: None if pd.isna(x) else (f"{x:.0f}" if float(x).is_integer() else f"{x:g}"))
+            out[col] = v.map(
+                lambda x: (
+                    None if pd.isna(x) else (f"{x:.0f}" if float(x).is_integer() else f"{x:g}")
+                )
+            )
         else:
             out[col] = v.astype("object").where(v.notna(), None)
     return out
@@ -260,10 +280,14 @@ def read_facesheet(folder: Path) -> FaceSheet:
     for node in NODES:
         path = folder / f"{node}.csv"
         if not path.exists():
-            raise FaceSheetError(f"{path}: missing 4101 node file {node}.csv / 缺少结算清单节点文件")
+            raise FaceSheetError(
+                f"{path}: missing 4101 node file {node}.csv / 缺少结算清单节点文件"
+            )
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
         frame = frame.replace("", None)
         if "mdtrt_id" not in frame.columns:
-            raise FaceSheetError(f"{path}: no mdtrt_id column / 缺少就诊ID列 (found: {', '.join(frame.columns)})")
+            raise FaceSheetError(
+                f"{path}: no mdtrt_id column / 缺少就诊ID列 (found: {', '.join(frame.columns)})"
+            )
         frames[node] = frame.reindex(columns=columns(node))
     return _typed(FaceSheet(**frames))

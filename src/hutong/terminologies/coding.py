@@ -3,7 +3,7 @@
 This is the run-time side of the terminology service: a local code that is a code of the
 loaded national list (exactly, or after harmless normalisation such as full-width characters,
 case of the ``x`` extension, or a dagger code written without its star partner) gets that
-code; a local name that is exactly one national name gets its code; the rest stay
+code; a row with no local code whose name is exactly one national name gets that code; the rest stay
 ``unmapped`` and go to the coders' queue (``unmapped.csv``). Nothing is guessed here.
 """
 
@@ -50,13 +50,15 @@ class CodeIndex:
             hit = self.by_norm.get(normalise_code(local_code))
             if hit is not None:
                 return hit, NORMALISED
-        if local_name and local_name in self.by_name:
+        # A name alone decides only when no code was sent: a wrong code with a right name
+        # is a coder's question (the queue), not something to fix silently.
+        elif local_name and local_name in self.by_name:
             return self.by_name[local_name], BY_NAME
         return None, UNMAPPED
 
 
 def apply_codes(frame: pd.DataFrame, system: CodeSystem) -> pd.DataFrame:
-    """Fill ``code``, ``code_system``, ``name`` and ``map_status`` of a diagnosis/procedure frame."""
+    """Fill ``code``, ``code_system``, ``name`` and ``map_status`` of diagnosis/procedure rows."""
     index = CodeIndex(system)
     out = frame.copy()
     pairs = [
@@ -91,4 +93,6 @@ def unmapped(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
     if not parts:
         return pd.DataFrame(columns=columns)
     out = pd.concat(parts, ignore_index=True)[columns]
-    return out.sort_values(["table", "count", "local_code"], ascending=[True, False, True], kind="mergesort")
+    return out.sort_values(
+        ["table", "count", "local_code"], ascending=[True, False, True], kind="mergesort"
+    )

@@ -34,7 +34,9 @@ class ValueSet:
 @cache
 def valuesets() -> dict[str, ValueSet]:
     """All value sets shipped with hutong, by id (the 4101 field name they code)."""
-    text = resources.files("hutong.terminologies").joinpath("data/valuesets.toml").read_text("utf-8")
+    text = (
+        resources.files("hutong.terminologies").joinpath("data/valuesets.toml").read_text("utf-8")
+    )
     data = tomllib.loads(text)
     return {
         key: ValueSet(

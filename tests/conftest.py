@@ -1,0 +1,33 @@
+"""Shared fixtures: where the national reference data lives, and how its absence is handled.
+
+On a user's fresh clone ../shared may be missing: those tests skip and say why. In CI
+(``CI=true``) both ../shared and PostgreSQL are present, so a missing one is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("HUTONG_SHARED", ROOT.parent / "shared"))
+REFERENCE = SHARED / "reference"
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def need(path: Path, what: str) -> Path:
+    """Return ``path``; skip (or fail in CI) with a clear reason when it is absent."""
+    if path.exists():
+        return path
+    message = f"{what} not found at {path} (set HUTONG_SHARED to the shared/ folder)"
+    if IN_CI:
+        pytest.fail(f"CI=true but {message}")
+    pytest.skip(message)
+
+
+@pytest.fixture
+def reference() -> Path:
+    """../shared/reference: the national code lists, 4101 field list and value sets."""
+    return need(REFERENCE, "national reference data (../shared/reference)")
