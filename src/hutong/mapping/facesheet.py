@@ -209,25 +209,26 @@ def _typed(sheet: FaceSheet) -> FaceSheet:
     return sheet
 
 
+def _number(x: float) -> str:
+    return f"{x:.0f}" if float(x).is_integer() else f"{x:g}"
+
+
 def _text(frame: pd.DataFrame) -> pd.DataFrame:
-    """Format values the way the interface writes them (times to the second, money to 0.01)."""
+    """Values as the interface writes them (times to the second, money to 0.01), None if empty."""
     out = pd.DataFrame(index=frame.index)
     for col in frame.columns:
         v = frame[col]
         if col in DATETIME_FIELDS:
-            out[col] = v.dt.strftime("%Y-%m-%d %H:%M:%S")
+            text = v.dt.strftime("%Y-%m-%d %H:%M:%S")
         elif col in DATE_FIELDS:
-            out[col] = v.dt.strftime("%Y-%m-%d")
+            text = v.dt.strftime("%Y-%m-%d")
         elif col in MONEY_FIELDS:
-            out[col] = v.map(lambda x: None if pd.isna(x) else f"{x:.2f}")
+            text = v.map(lambda x: f"{x:.2f}", na_action="ignore")
         elif col in NUMBER_FIELDS:
-            out[col] = v.map(
-                lambda x: (
-                    None if pd.isna(x) else (f"{x:.0f}" if float(x).is_integer() else f"{x:g}")
-                )
-            )
+            text = v.map(_number, na_action="ignore")
         else:
-            out[col] = v.astype("object").where(v.notna(), None)
+            text = v
+        out[col] = text.astype("object").where(v.notna(), None)
     return out
 
 
