@@ -112,8 +112,12 @@ def _summary(result, out: Path) -> None:
     for rule, count in list(m["qc"]["top_rules"].items())[:5]:
         typer.echo(f"     {rule:<14} {count}")
     typer.echo(f"  unmapped codes / 未映射编码 {m['unmapped_codes']}")
-    for r in result.rejects[:3]:
-        typer.echo(f"  reject: {r.line()}")
+    first: dict[str, tuple[int, str]] = {}
+    for r in result.rejects:
+        count, example = first.get(r.reason, (0, r.line()))
+        first[r.reason] = (count + 1, example)
+    for reason, (count, example) in sorted(first.items()):
+        typer.echo(f"  rejects {reason} ×{count}: {example}")
     typer.echo(f"  outputs: {out}/manifest.json, rejects.ndjson, fhir/, facesheet/, qc/report.html")
 
 

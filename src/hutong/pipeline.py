@@ -212,7 +212,8 @@ def _link(tables: dict[str, pd.DataFrame]) -> tuple[dict[str, pd.DataFrame], lis
                     row["source"],
                     record[1],
                     "orphan",
-                    f"no encounter {row['mdtrt_id']!r} in the inputs / 无对应就诊记录",
+                    f"no converted encounter {row['mdtrt_id']!r} (missing or rejected)"
+                    " / 无对应的已转换就诊记录",
                     "mdtrt_id",
                     row["mdtrt_id"],
                 )

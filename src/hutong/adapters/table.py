@@ -289,26 +289,13 @@ def _typed(
                 rows[f"{f.name}_local"] = cells
             rows[f.name], bad = map_values(cells, f.name, profile.values.get(f.name, {}))
             errors.cells(recs, bad, "unknown_code", label, cells, "unknown code / 未知代码")
-    for key in KEY_FIELDS:
-        if key in schema.names and key in rows.columns:
-            label = rows["__cols"].map(lambda cols, name=key: f"{cols.get(name, name)} ({name})")
-            errors.cells(
-                recs,
-                rows[key].isna(),
-                "missing_value",
-                label,
-                rows[key],
-                "required id missing / 缺少标识",
-            )
-    required = {f for g in groups for f in g.required}
-    for name in sorted(required & set(rows.columns) - set(KEY_FIELDS)):
+    required = {k for k in KEY_FIELDS if k in schema.names} | {
+        f for g in groups for f in g.required
+    }
+    for name in sorted(required & set(rows.columns)):
         label = rows["__cols"].map(lambda cols, name=name: f"{cols.get(name, name)} ({name})")
+        missing = rows[name].isna()
         errors.cells(
-            recs,
-            rows[name].isna(),
-            "missing_value",
-            label,
-            rows[name],
-            "required value missing / 必填值缺失",
+            recs, missing, "missing_value", label, rows[name], "required value missing / 必填值缺失"
         )
     return rows
