@@ -32,20 +32,21 @@ class CodeIndex:
 
     def __init__(self, system: CodeSystem):
         self.system = system
+        self.names = system.names
         self.by_norm: dict[str, str] = {}
-        for code in system.names:
+        for code in self.names:
             self.by_norm.setdefault(normalise_code(code), code)
             dagger = code.split("+", 1)[0]
             if dagger != code:
                 self.by_norm.setdefault(normalise_code(dagger), code)
         counts: dict[str, int] = {}
-        for name in system.names.values():
+        for name in self.names.values():
             counts[name] = counts.get(name, 0) + 1
-        self.by_name = {n: c for c, n in system.names.items() if counts[n] == 1}
+        self.by_name = {n: c for c, n in self.names.items() if counts[n] == 1}
 
     def lookup(self, local_code: str | None, local_name: str | None) -> tuple[str | None, str]:
         if local_code:
-            if local_code in self.system.names:
+            if local_code in self.names:
                 return local_code, EXACT
             hit = self.by_norm.get(normalise_code(local_code))
             if hit is not None:
@@ -68,7 +69,7 @@ def apply_codes(frame: pd.DataFrame, system: CodeSystem) -> pd.DataFrame:
     out["code"] = [code for code, _ in pairs]
     out["map_status"] = [status for _, status in pairs]
     out["code_system"] = [system.id if code else None for code, _ in pairs]
-    out["name"] = [system.names.get(code) if code else None for code, _ in pairs]
+    out["name"] = [index.names.get(code) if code else None for code, _ in pairs]
     return out
 
 
