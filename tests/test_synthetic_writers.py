@@ -15,6 +15,7 @@ from openpyxl import load_workbook
 
 from hutong.adapters.profile import Group, Profile, load_profile
 from hutong.synthetic import generate, generate_cases
+from hutong.synthetic.localise import localise
 from hutong.synthetic.writers import write_vendor
 
 VENDORS = {"vendor-a": 2024, "vendor-b": 2025}
@@ -54,7 +55,7 @@ def written(request, tmp_path_factory) -> tuple[Profile, list[dict], list[Path]]
     out = tmp_path_factory.mktemp(vendor)
     return (
         load_profile(vendor),
-        generate_cases(200, VENDORS[vendor]),
+        localise(generate_cases(200, VENDORS[vendor]), vendor, VENDORS[vendor]),
         generate(vendor, 200, VENDORS[vendor], out),
     )
 
@@ -144,7 +145,7 @@ def test_files_read_back_through_the_profile_give_the_cases(written):
         assert row[enc_cols["act_ipt_days"]] == str(enc["act_ipt_days"])
     if profile.name == "vendor-a":
         for row, case in zip(visits, cases, strict=True):
-            assert row["主要诊断编码"] == case["diagnoses"][0]["code"]
+            assert row["主要诊断编码"] == case["diagnoses"][0]["local_code"]
             for charge in case["charges"]:
                 local = next(
                     k
@@ -168,7 +169,9 @@ def test_files_read_back_through_the_profile_give_the_cases(written):
             for r in diag
             if national("maindiag_flag", r["DX_TYPE"]) == "1"
         }
-        assert all(mains[c["encounter"]["mdtrt_id"]] == c["diagnoses"][0]["code"] for c in cases)
+        assert all(
+            mains[c["encounter"]["mdtrt_id"]] == c["diagnoses"][0]["local_code"] for c in cases
+        )
 
 
 def test_adapter_level_faults_are_written_raw(written):
@@ -204,3 +207,18 @@ def test_a_profile_without_room_for_a_record_is_an_error(tmp_path):
     assert cases
     with pytest.raises(ValueError, match="no room"):
         write_vendor(cases, load_profile(narrow), tmp_path / "out")
+
+
+@pytest.mark.parametrize("vendor", list(VENDORS))
+def test_local_terms_replace_only_local_code_and_name(vendor):
+    seed = VENDORS[vendor]
+    plain = generate_cases(60, seed)
+    local = localise(generate_cases(60, seed), vendor, seed)
+    changed = 0
+    for a, b in zip(plain, local, strict=True):
+        for x, y in zip(
+            a["diagnoses"] + a["procedures"], b["diagnoses"] + b["procedures"], strict=True
+        ):
+            assert (x["code"], x["name"]) == (y["code"], y["name"])
+            changed += x["local_code"] != y["local_code"]
+    assert changed > 5

@@ -24,7 +24,9 @@ def generate(vendor: str, cases: int, seed: int, out: Path) -> list[Path]:
     """
     from hutong.adapters.profile import load_profile  # heavy (pandas): only when writing
     from hutong.synthetic.casemix import casemix
+    from hutong.synthetic.localise import localise
     from hutong.synthetic.writers import write_vendor
 
     profile = load_profile(vendor)
-    return write_vendor(generate_cases(cases, seed), profile, Path(out), str(casemix().year))
+    records = localise(generate_cases(cases, seed), profile.name, seed)
+    return write_vendor(records, profile, Path(out), str(casemix().year))
