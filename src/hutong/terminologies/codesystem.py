@@ -9,6 +9,7 @@ is its gray-code list (codes that must not be uploaded in the settlement list).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -71,6 +72,13 @@ class CodeSystem:
     def gray(self) -> set[str]:
         return {c.code for c in self.concepts.values() if c.gray}
 
+    @property
+    def unmapped(self) -> list[str]:
+        """Crosswalk source codes that have no target, in file order (empty for other systems)."""
+        if not self.targets:
+            return []
+        return [code for code in self.concepts if code not in self.targets]
+
     def mark_gray(self, codes: set[str]) -> set[str]:
         """Flag ``codes`` as gray; returns the ones this system does not have."""
         unknown = codes - set(self.concepts)
@@ -130,16 +138,20 @@ def parent_of(code: str, known: dict[str, Concept] | set[str]) -> str | None:
     return None
 
 
-def read_code_list(path: Path) -> list[tuple[str, str]]:
+def read_code_list(path: Path, text: str | None = None) -> list[tuple[str, str]]:
     """Parse a ``CODE NAME`` file: (code, name) pairs in file order.
 
     A line without a name, or a code listed twice with different names, is an error naming the
-    file and line; nothing is returned half-read.
+    file and line; nothing is returned half-read. ``text``, when given, is the file already
+    decoded (the loaders detect GBK lists); ``path`` then only names the file in errors.
     """
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise CodeListError(f"{path}: not UTF-8 (byte {exc.start}) / 文件不是 UTF-8 编码") from exc
+    if text is None:
+        try:
+            text = path.read_bytes().decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise CodeListError(
+                f"{path}: not UTF-8 (byte {exc.start}) / 文件不是 UTF-8 编码"
+            ) from exc
     pairs: list[tuple[str, str]] = []
     seen: dict[str, tuple[int, str]] = {}
     for number, line in enumerate(text.splitlines(), start=1):
@@ -163,10 +175,21 @@ def read_code_list(path: Path) -> list[tuple[str, str]]:
     return pairs
 
 
-def build(system_id: str, version: str, source: str, pairs: list[tuple[str, str]]) -> CodeSystem:
-    """A code system from (code, display) pairs, with parents and chapters derived."""
+def build(
+    system_id: str,
+    version: str,
+    source: str,
+    pairs: list[tuple[str, str]],
+    chapter: Callable[[str], str | None] | None = None,
+) -> CodeSystem:
+    """A code system from (code, display) pairs, with parents and chapters derived.
+
+    ``chapter`` overrides the chapter rule guessed from the id (crosswalk and custom ids do not
+    start with ``icd9``/``icd10``).
+    """
     concepts = {code: Concept(code, name) for code, name in pairs}
-    chapter = icd9_chapter if system_id.startswith("icd9") else icd10_chapter
+    if chapter is None:
+        chapter = icd9_chapter if system_id.startswith("icd9") else icd10_chapter
     for concept in concepts.values():
         concept.parent = parent_of(concept.code, concepts)
         concept.chapter = chapter(concept.code)
