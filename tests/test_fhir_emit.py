@@ -244,6 +244,7 @@ def test_condition_keeps_the_local_coding_beside_the_standard_one(out):
     assert main["code"] == {
         "coding": [
             {
+                "extension": [{"url": "urn:hutong:ext:map-status", "valueCode": "approved"}],
                 "system": "urn:hutong:cs:icd10-yb-2.0",
                 "code": "E11.200x011+N08.3*",
                 "display": "2型糖尿病性肾病",

@@ -11,6 +11,8 @@ from typing import Annotated
 
 import typer
 
+from hutong.cli_terms import map_app, open_store, terminology_app
+
 app = typer.Typer(
     help="hutong (互通): hospital exports → FHIR R4 + NHSA 结算清单 face sheets + QC.",
     no_args_is_help=True,
@@ -21,6 +23,8 @@ samples_app = typer.Typer(
     help="Synthetic vendor exports for demos and tests / 合成样例数据.", no_args_is_help=True
 )
 app.add_typer(samples_app, name="samples")
+app.add_typer(terminology_app, name="terminology")
+app.add_typer(map_app, name="map")
 
 SAMPLE_SEEDS = {"vendor-a": 2024, "vendor-b": 2025}
 
@@ -30,29 +34,39 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _code_systems(dx_codes: Path | None, px_codes: Path | None):
-    from hutong.terminologies.codesystem import (
-        DIAGNOSIS,
-        PROCEDURE,
-        load_code_system,
-        sample_code_system,
-    )
+def _code_systems(dx_codes: Path | None, px_codes: Path | None, store):
+    """Target systems of a run: a file given, else the store's current version, else the
+    small sample shipped with hutong."""
+    from hutong.terminologies.codesystem import DIAGNOSIS, PROCEDURE, sample_code_system
+    from hutong.terminologies.loaders import load
 
-    dx = load_code_system(DIAGNOSIS, dx_codes) if dx_codes else sample_code_system(DIAGNOSIS)
-    px = load_code_system(PROCEDURE, px_codes) if px_codes else sample_code_system(PROCEDURE)
-    return dx, px
+    systems = []
+    for system_id, path in ((DIAGNOSIS, dx_codes), (PROCEDURE, px_codes)):
+        if path is not None:
+            systems.append(load(path, system_id))
+        elif store is not None and any(i.name == system_id for i in store.code_systems()):
+            systems.append(store.code_system(system_id))
+        else:
+            systems.append(sample_code_system(system_id))
+    return systems
 
 
-def _run(
-    inputs: list[Path],
-    profile_name: str,
-    out: Path,
-    dx_codes,
-    px_codes,
-    rules: str,
-    validate: bool,
-    quiet: bool,
-):
+def _store_for_run(db: str | None, use_store: bool):
+    """The store a run reads decisions from: --db, $HUTONG_DB, or the default file if it exists."""
+    import os
+
+    from hutong.terminologies.store import default_url
+
+    if not use_store:
+        return None
+    if db or os.environ.get("HUTONG_DB"):
+        return open_store(db)
+    url = default_url()
+    path = Path(url.removeprefix("sqlite:///"))
+    return open_store(url) if path.exists() else None
+
+
+def _run(inputs: list[Path], profile_name: str, out: Path, settings: dict, quiet: bool):
     from rich.progress import Progress
 
     from hutong.adapters.profile import ProfileError, load_profile
@@ -61,9 +75,10 @@ def _run(
     from hutong.pipeline import RunOptions, input_files, run
     from hutong.terminologies.codesystem import CodeListError
 
+    store = settings.get("store")
     try:
         profile = load_profile(profile_name)
-        dx, px = _code_systems(dx_codes, px_codes)
+        dx, px = _code_systems(settings.get("dx_codes"), settings.get("px_codes"), store)
         files = input_files(inputs)
     except (ProfileError, CodeListError, FileNotFoundError) as exc:
         raise _fail(str(exc)) from None
@@ -76,8 +91,10 @@ def _run(
         out=out,
         diagnosis_codes=dx,
         procedure_codes=px,
-        rule_pack=rules,
-        validate=validate,
+        rule_pack=settings.get("rules", "nhsa-settlement"),
+        validate=settings.get("validate", True),
+        store=store,
+        auto_map=settings.get("auto_map"),
     )
     with Progress(disable=quiet, transient=True) as progress:
         task = progress.add_task(f"{profile.name}: reading", total=len(files))
@@ -111,7 +128,10 @@ def _summary(result, out: Path) -> None:
     typer.echo(f"  QC findings / 质控问题 {m['qc']['findings']} ({sev})")
     for rule, count in list(m["qc"]["top_rules"].items())[:5]:
         typer.echo(f"     {rule:<14} {count}")
-    typer.echo(f"  unmapped codes / 未映射编码 {m['unmapped_codes']}")
+    for table, counts in m["coding"].items():
+        typer.echo(f"  {table} codes / 编码 " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    queue = m["unmapped_codes"]
+    typer.echo(f"  unmapped local terms / 未映射术语 {queue} (unmapped.csv: the coders' queue)")
     first: dict[str, tuple[int, str]] = {}
     for r in result.rejects:
         count, example = first.get(r.reason, (0, r.line()))
@@ -148,6 +168,17 @@ def run_command(
     validate: Annotated[
         bool, typer.Option(help="Validate every FHIR resource (fhir.resources R4B)")
     ] = True,
+    auto_map: Annotated[
+        float | None,
+        typer.Option(help="Accept the matcher's best candidate at or above this score (auto)"),
+    ] = None,
+    db: Annotated[
+        str | None,
+        typer.Option("--db", help="Terminology store URL; default $HUTONG_DB or the user's store"),
+    ] = None,
+    store: Annotated[
+        bool, typer.Option(help="Use the terminology store (approved mappings, coders' queue)")
+    ] = True,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar")] = False,
 ) -> None:
     """Convert vendor exports: canonical tables → FHIR NDJSON, 4101 face sheet, QC report.
@@ -155,11 +186,18 @@ def run_command(
     Writes OUT/manifest.json, rejects.ndjson, fhir/<Type>.ndjson, facesheet/*.csv + 4101.ndjson,
     qc/findings.csv, qc/report.html and unmapped.csv.
     """
-    result = _run(inputs, profile, out, dx_codes, px_codes, rules, validate, quiet)
+    settings = {
+        "dx_codes": dx_codes, "px_codes": px_codes, "rules": rules, "validate": validate,
+        "auto_map": auto_map, "store": _store_for_run(db, store),
+    }  # fmt: skip
+    result = _run(inputs, profile, out, settings, quiet)
     typer.echo(f"hutong run · {result.manifest['profile']['name']}")
     _summary(result, out)
     if result.fhir_errors:
         raise typer.Exit(1)
+
+
+DEMO_AUTO_MAP = {"vendor-a": 95.0, "vendor-b": None}
 
 
 @app.command()
@@ -172,23 +210,46 @@ def demo(
     ] = Path("samples"),
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
-    """Run both sample vendors (generated when ./samples is absent) into OUT/<vendor>/."""
+    """Run both sample vendors (generated when ./samples is absent) into OUT/<vendor>/.
+
+    A fresh store in a temporary folder holds the sample code systems and the coders'
+    decisions of samples/mappings; vendor-a runs with --auto-map 95.
+    """
+    import tempfile
+
     from hutong.synthetic import generate
 
     failed = False
-    for vendor, seed in SAMPLE_SEEDS.items():
-        folder = samples / vendor
-        if not folder.is_dir():
-            folder = out / "inputs" / vendor
-            generate(vendor, 200, seed, folder)
-        target = out / vendor
-        result = _run([folder], vendor, target, None, None, "nhsa-settlement", True, quiet)
-        typer.secho(f"hutong demo · {vendor} · {folder}", bold=True)
-        _summary(result, target)
-        failed = failed or bool(result.fhir_errors)
+    with tempfile.TemporaryDirectory() as tmp:
+        store = _demo_store(Path(tmp), samples / "mappings")
+        for vendor, seed in SAMPLE_SEEDS.items():
+            folder = samples / vendor
+            if not folder.is_dir():
+                folder = out / "inputs" / vendor
+                generate(vendor, 200, seed, folder)
+            target = out / vendor
+            settings = {"store": store, "auto_map": DEMO_AUTO_MAP[vendor]}
+            result = _run([folder], vendor, target, settings, quiet)
+            typer.secho(f"hutong demo · {vendor} · {folder}", bold=True)
+            _summary(result, target)
+            failed = failed or bool(result.fhir_errors)
+        store.close()
     typer.echo(f"open {out}/vendor-a/qc/report.html to read the QC report / 打开质控报告")
     if failed:
         raise typer.Exit(1)
+
+
+def _demo_store(folder: Path, decisions: Path):
+    """A store with the sample code systems and the shipped coders' decisions."""
+    from hutong.terminologies.codesystem import DIAGNOSIS, PROCEDURE, sample_code_system
+    from hutong.terminologies.conceptmap import import_csv
+
+    store = open_store(f"sqlite:///{folder / 'demo.db'}")
+    for system_id in (DIAGNOSIS, PROCEDURE):
+        store.save_code_system(sample_code_system(system_id))
+    for path in sorted(decisions.glob("*.csv")) if decisions.is_dir() else []:
+        import_csv(store, path, "hutong-demo")
+    return store
 
 
 @app.command()

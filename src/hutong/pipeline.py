@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -23,7 +24,10 @@ from hutong.mapping.fhir import emit_fhir, validate, write_ndjson
 from hutong.model import REJECT_REASONS, SCHEMAS, Reject, conform, sort_rows
 from hutong.quality import check, load_pack, write_findings, write_report
 from hutong.terminologies.codesystem import CodeSystem
-from hutong.terminologies.coding import apply_codes, unmapped
+from hutong.terminologies.coding import TERM, UNMAPPED, Coder, apply_codes, distinct_terms, unmapped
+
+if TYPE_CHECKING:
+    from hutong.terminologies.store import Store
 
 
 @dataclass
@@ -37,6 +41,15 @@ class RunOptions:
     rule_pack: str = "nhsa-settlement"
     validate: bool = True
     batch_size: int = 50_000
+    store: Store | None = None  # approved mappings come from it; new local terms go to it
+    auto_map: float | None = None  # accept the matcher's best candidate at or above this score
+
+    def systems(self) -> dict[str, CodeSystem]:
+        return {"diagnosis": self.diagnosis_codes, "procedure": self.procedure_codes}
+
+    def local_system(self, table: str) -> str:
+        """The store's name for this vendor's local codes of ``table`` (``vendor-a:diagnosis``)."""
+        return f"{self.profile.name}:{table}"
 
 
 @dataclass
@@ -129,8 +142,9 @@ def run(
     }
     tables, linked = _link(tables)
     books.rejects.extend(linked)
-    tables["diagnosis"] = apply_codes(tables["diagnosis"], options.diagnosis_codes)
-    tables["procedure"] = apply_codes(tables["procedure"], options.procedure_codes)
+    coders = _coders(options)
+    for table, coder in coders.items():
+        tables[table] = apply_codes(tables[table], coder)
     tables = {t: sort_rows(t, conform(t, f).to_pandas()) for t, f in tables.items()}
 
     out = options.out
@@ -150,7 +164,9 @@ def run(
         sheet, findings, out / "qc" / "report.html", pack, title=f"hutong QC · {profile.name}"
     )
 
-    queue = unmapped(tables)
+    queue = unmapped(tables, coders)
+    if options.store is not None:
+        _feed_store(options, tables, coders)
     queue.to_csv(out / "unmapped.csv", index=False, encoding="utf-8-sig", lineterminator="\n")
     rejects = sorted(books.rejects, key=lambda r: (r.source, _locator_key(r.locator)))
     _write_rejects(rejects, out / "rejects.ndjson")
@@ -162,6 +178,59 @@ def run(
         json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", "utf-8"
     )
     return RunResult(manifest, rejects, tables, sheet, findings, fhir_errors)
+
+
+def _coders(options: RunOptions) -> dict[str, Coder]:
+    """One coder per coded table, with the approved mappings of the store when it has them."""
+    coders = {}
+    for table, system in options.systems().items():
+        approved = None
+        if options.store is not None and _in_store(options.store, system):
+            approved = options.store.approved(system.id, options.local_system(table))
+        coders[table] = Coder(system, approved=approved, auto_map=options.auto_map)
+    return coders
+
+
+def _in_store(store: Store, system: CodeSystem) -> bool:
+    return any(i.name == system.id and i.version == system.version for i in store.code_systems())
+
+
+def _feed_store(options: RunOptions, tables: dict[str, pd.DataFrame], coders: dict) -> None:
+    """Record this run's local terms in the store, and propose candidates for the unmapped."""
+    store = options.store
+    for table, coder in coders.items():
+        frame = tables[table]
+        if frame.empty or not _in_store(store, coder.system):
+            continue
+        local_system = options.local_system(table)
+        keys = frame[TERM].astype("object").fillna("")
+        counts = (
+            frame.assign(**{c: keys[c] for c in TERM})
+            .groupby(TERM, sort=True)
+            .agg(count=("mdtrt_id", "size"), example=("locator", "min"))
+            .reset_index()
+        )
+        counts = counts[(counts["local_code"] != "") | (counts["local_name"] != "")]
+        store.record_terms(local_system, coder.system.id, counts)
+        status = frame.assign(**{c: keys[c] for c in TERM}).drop_duplicates(TERM)
+        todo = status[status["map_status"].isin([UNMAPPED, "auto"])]
+        todo = todo[(todo["local_code"] != "") | (todo["local_name"] != "")]
+        if todo.empty:
+            continue
+        suggestions = coder.matcher.suggest_many(distinct_terms(todo).replace("", None), top=5)
+        for (code, name), group in suggestions.groupby(
+            [suggestions["local_code"].fillna(""), suggestions["local_name"].fillna("")], sort=True
+        ):
+            chosen = todo[(todo["local_code"] == code) & (todo["local_name"] == name)]
+            auto = not chosen.empty and chosen["map_status"].iloc[0] == "auto"
+            candidates = list(zip(group["code"], group["display"], group["score"], strict=True))
+            if auto:  # the code the run applied goes first, so the store marks that one auto
+                applied = chosen["code"].iloc[0]
+                candidates.sort(key=lambda c: c[0] != applied)
+            store.propose(
+                local_system, code or None, name or None, coder.system.id, candidates,
+                status="auto" if auto else "unreviewed",
+            )  # fmt: skip
 
 
 def _base(locator: pd.Series) -> pd.Series:
@@ -270,4 +339,9 @@ def _manifest(
             "top_rules": {k: int(v) for k, v in top.items()},
         },
         "unmapped_codes": len(queue),
+        "coding": {
+            t: {k: int(v) for k, v in tables[t]["map_status"].value_counts().sort_index().items()}
+            for t in ("diagnosis", "procedure")
+        },
+        "auto_map": options.auto_map,
     }

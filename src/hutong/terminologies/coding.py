@@ -1,21 +1,37 @@
-"""Attach standard codes to local diagnosis and procedure codes.
+"""Attach standard codes to the local diagnosis and procedure codes of a run.
 
-This is the run-time side of the terminology service: a local code that is a code of the
-loaded national list (exactly, or after harmless normalisation such as full-width characters,
-case of the ``x`` extension, or a dagger code written without its star partner) gets that
-code; a row with no local code whose name is exactly one national name gets that code; the rest stay
-``unmapped`` and go to the coders' queue (``unmapped.csv``). Nothing is guessed here.
+This is the run-time side of the terminology service. Each distinct local term (code + name)
+is decided once, then joined back onto the rows:
+
+1. a coder's decision in the store (``approved``, or ``auto`` accepted earlier) wins;
+2. a local code that is a code of the national list, exactly or after harmless normalisation
+   (full-width characters, the case of the ``x`` extension, a dagger code written without its
+   star partner) is taken (``exact`` / ``normalised``); with no local code, a name that is
+   exactly one national name is taken (``name``);
+3. with ``auto_map``, the matcher's best candidate at or above that score is taken (``auto``);
+4. the rest stay ``unmapped`` and go to the coders' queue with the matcher's best candidate.
+
+A wrong code with a right name is never silently fixed: it is a coder's question.
 """
 
 from __future__ import annotations
 
 import unicodedata
+from dataclasses import dataclass, field
 
 import pandas as pd
 
 from hutong.terminologies.codesystem import CodeSystem
 
-EXACT, NORMALISED, BY_NAME, UNMAPPED = "exact", "normalised", "name", "unmapped"
+EXACT, NORMALISED, BY_NAME, APPROVED, AUTO, UNMAPPED = (
+    "exact",
+    "normalised",
+    "name",
+    "approved",
+    "auto",
+    "unmapped",
+)
+TERM = ["local_code", "local_name"]
 
 
 def normalise_code(code: str) -> str:
@@ -51,30 +67,105 @@ class CodeIndex:
             hit = self.by_norm.get(normalise_code(local_code))
             if hit is not None:
                 return hit, NORMALISED
-        # A name alone decides only when no code was sent: a wrong code with a right name
-        # is a coder's question (the queue), not something to fix silently.
         elif local_name and local_name in self.by_name:
             return self.by_name[local_name], BY_NAME
         return None, UNMAPPED
 
 
-def apply_codes(frame: pd.DataFrame, system: CodeSystem) -> pd.DataFrame:
+@dataclass
+class Coder:
+    """Codes the local terms of one table against one target system."""
+
+    system: CodeSystem
+    approved: pd.DataFrame | None = None  # store.approved(): local_code, local_name, code, status
+    auto_map: float | None = None
+    _index: CodeIndex | None = field(default=None, repr=False)
+    _matcher: object | None = field(default=None, repr=False)
+
+    @property
+    def index(self) -> CodeIndex:
+        if self._index is None:
+            self._index = CodeIndex(self.system)
+        return self._index
+
+    @property
+    def matcher(self):
+        """The fuzzy matcher, built on first use (its index costs a few seconds on 33k codes)."""
+        if self._matcher is None:
+            from hutong.terminologies.matcher import Matcher
+
+            learned = None
+            if self.approved is not None and len(self.approved):
+                rows = self.approved[self.approved["local_name"] != ""]
+                learned = dict(zip(rows["local_name"], rows["code"], strict=True))
+            self._matcher = Matcher(self.system, learned=learned)
+        return self._matcher
+
+    def decide(self, terms: pd.DataFrame) -> pd.DataFrame:
+        """Code and status of each distinct term (columns local_code, local_name, as text)."""
+        out = terms[TERM].copy()
+        out["code"], out["map_status"] = None, UNMAPPED
+        if self.approved is not None and len(self.approved):
+            known = self.approved.drop_duplicates(TERM).set_index(TERM)
+            keys = pd.MultiIndex.from_frame(out[TERM])
+            hit = keys.isin(known.index)
+            out.loc[hit, "code"] = known.loc[keys[hit], "code"].to_numpy()
+            out.loc[hit, "map_status"] = known.loc[keys[hit], "status"].to_numpy()
+        todo = out["map_status"] == UNMAPPED
+        looked = [
+            self.index.lookup(c or None, n or None)
+            for c, n in zip(out.loc[todo, "local_code"], out.loc[todo, "local_name"], strict=True)
+        ]
+        out.loc[todo, "code"] = [code for code, _ in looked]
+        out.loc[todo, "map_status"] = [status for _, status in looked]
+        if self.auto_map is not None:
+            best = self.best(out[out["map_status"] == UNMAPPED])
+            take = best["score"] >= self.auto_map
+            out.loc[best.index[take], "code"] = best.loc[take, "code"]
+            out.loc[best.index[take], "map_status"] = AUTO
+        return out
+
+    def best(self, terms: pd.DataFrame) -> pd.DataFrame:
+        """The matcher's top candidate per term: code, display, score, why (same index)."""
+        columns = ["code", "display", "score", "why"]
+        if terms.empty:
+            return pd.DataFrame(columns=columns, index=terms.index)
+        query = terms[TERM].replace("", None).reset_index(names="_row")
+        top = self.matcher.suggest_many(query, top=1)
+        top = top[top["rank"] == 1].set_index("_row")[columns]
+        return top.reindex(terms.index).astype({"score": "float64"}).fillna({"score": 0.0})
+
+
+def distinct_terms(frame: pd.DataFrame) -> pd.DataFrame:
+    """Distinct (local_code, local_name) of a frame, absent values as ``""``."""
+    return frame[TERM].astype("object").fillna("").drop_duplicates().reset_index(drop=True)
+
+
+def apply_codes(frame: pd.DataFrame, coder: Coder | CodeSystem) -> pd.DataFrame:
     """Fill ``code``, ``code_system``, ``name`` and ``map_status`` of diagnosis/procedure rows."""
-    index = CodeIndex(system)
+    if isinstance(coder, CodeSystem):
+        coder = Coder(coder)
     out = frame.copy()
-    pairs = [
-        index.lookup(c if isinstance(c, str) else None, n if isinstance(n, str) else None)
-        for c, n in zip(out["local_code"], out["local_name"], strict=True)
-    ]
-    out["code"] = [code for code, _ in pairs]
-    out["map_status"] = [status for _, status in pairs]
-    out["code_system"] = [system.id if code else None for code, _ in pairs]
-    out["name"] = [index.names.get(code) if code else None for code, _ in pairs]
+    keys = out[TERM].astype("object").fillna("")
+    decided = coder.decide(distinct_terms(out))
+    joined = keys.merge(decided, on=TERM, how="left", validate="many_to_one")
+    out["code"] = joined["code"].to_numpy()
+    out["map_status"] = joined["map_status"].to_numpy()
+    mapped = out["code"].notna()
+    out["code_system"] = mapped.map({True: coder.system.id, False: None})
+    out["name"] = out["code"].map(coder.index.names)
     return out
 
 
-def unmapped(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """The coders' queue: each unmapped local code/name, how often it occurs, and one example."""
+def unmapped(
+    frames: dict[str, pd.DataFrame], coders: dict[str, Coder] | None = None
+) -> pd.DataFrame:
+    """The coders' queue: each unmapped local term, its frequency, an example and the best
+    candidate the matcher proposes (when a coder is given for its table)."""
+    columns = [
+        "table", "target_system", "local_code", "local_name", "count", "example", "vendor",
+        "best_code", "best_display", "best_score", "why",
+    ]  # fmt: skip
     parts = []
     for table, target in (("diagnosis", "icd10-yb-2.0"), ("procedure", "icd9cm3-yb-2.0")):
         frame = frames.get(table)
@@ -83,17 +174,27 @@ def unmapped(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
         rows = frame[frame["map_status"] == UNMAPPED]
         if rows.empty:
             continue
-        grouped = rows.groupby(["local_code", "local_name"], dropna=False, sort=True).agg(
+        rows = rows.assign(**{c: rows[c].astype("object").fillna("") for c in TERM})
+        grouped = rows.groupby(TERM, sort=True).agg(
             count=("mdtrt_id", "size"), example=("locator", "min"), vendor=("vendor", "min")
         )
         grouped = grouped.reset_index()
+        coder = (coders or {}).get(table)
+        if coder is not None:
+            target = coder.system.id
+            best = coder.best(grouped)
+            grouped["best_code"] = best["code"]
+            grouped["best_display"] = best["display"]
+            grouped["best_score"] = best["score"].round(1)
+            grouped["why"] = best["why"]
         grouped.insert(0, "table", table)
         grouped.insert(1, "target_system", target)
         parts.append(grouped)
-    columns = ["table", "target_system", "local_code", "local_name", "count", "example", "vendor"]
     if not parts:
         return pd.DataFrame(columns=columns)
-    out = pd.concat(parts, ignore_index=True)[columns]
+    out = pd.concat(parts, ignore_index=True).reindex(columns=columns)
     return out.sort_values(
-        ["table", "count", "local_code"], ascending=[True, False, True], kind="mergesort"
-    )
+        ["table", "count", "local_code", "local_name"],
+        ascending=[True, False, True, True],
+        kind="mergesort",
+    ).reset_index(drop=True)

@@ -39,11 +39,18 @@ def code_systems(frame: pd.DataFrame, kind: str, default: str) -> dict[str, list
     }
 
 
+MAP_STATUS = "urn:hutong:ext:map-status"
+
+
 def code_concept(row: dict) -> dict | None:
     """Standard coding (when mapped) then the local coding; text is what the vendor wrote.
 
-    ``row`` holds the canonical coded columns plus the :func:`code_systems` columns.
+    ``row`` holds the canonical coded columns plus the :func:`code_systems` columns. The
+    standard coding carries how it was reached (``exact``, ``approved``, ``auto``, ...) so a
+    reader can tell a coder's decision from an automatic one.
     """
     standard = coding(row["standard_system"], row["code"], row["name"])
+    if standard is not None and row.get("map_status"):
+        standard = {"extension": [{"url": MAP_STATUS, "valueCode": row["map_status"]}], **standard}
     local = coding(row["local_system"], row["local_code"], row["local_name"])
     return concept([standard, local], row["local_name"] or row["name"])

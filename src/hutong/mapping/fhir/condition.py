@@ -46,6 +46,7 @@ def conditions(frame: pd.DataFrame) -> list[dict]:
         "name",
         "local_code",
         "local_name",
+        "map_status",
         "adm_cond_type",
     )
     cols.update(code_systems(frame, "diagnosis", DIAGNOSIS_SYSTEM))

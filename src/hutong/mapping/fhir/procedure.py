@@ -23,6 +23,7 @@ def procedures(frame: pd.DataFrame) -> list[dict]:
         "name",
         "local_code",
         "local_name",
+        "map_status",
     )
     cols.update(code_systems(frame, "procedure", PROCEDURE_SYSTEM))
     cols["performed"] = date_times(column(frame, "oprn_oprt_date")).tolist()
