@@ -196,13 +196,18 @@ def _in_store(store: Store, system: CodeSystem) -> bool:
 
 
 def _feed_store(options: RunOptions, tables: dict[str, pd.DataFrame], coders: dict) -> None:
-    """Record this run's local terms in the store, and propose candidates for the unmapped."""
+    """Record this run's local terms (not national codes) in the store, with their frequency,
+    and propose candidates for the unmapped ones (the coders' queue)."""
     store = options.store
     for table, coder in coders.items():
         frame = tables[table]
         if frame.empty or not _in_store(store, coder.system):
             continue
         local_system = options.local_system(table)
+        # Terms already written as national codes need no curation: only local ones are kept.
+        frame = frame[frame["map_status"].isin([UNMAPPED, "auto", "approved"])]
+        if frame.empty:
+            continue
         keys = frame[TERM].astype("object").fillna("")
         counts = (
             frame.assign(**{c: keys[c] for c in TERM})
