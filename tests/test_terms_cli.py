@@ -220,3 +220,30 @@ def test_review_search_then_approve_a_hit(db, tmp_path):
     approved = store.approved("icd10-yb-2.0")
     store.close()
     assert list(approved["code"]) == ["I10.x05"]
+
+
+def test_reapply_after_a_new_version_reports_retired_and_renamed(db, tmp_path):
+    loaded(db)
+    run_vendor_a(tmp_path)
+    store = Store(db)
+    pending = store.queue(target="icd10-yb-2.0", local_system="vendor-a:diagnosis")
+    for name, code in (("冠心病", "I25.103"), ("脑梗", "I63.900"), ("前列腺增生症", "N40.x00")):
+        row = pending[(pending["local_name"] == name) & (pending["code"] == code)].iloc[0]
+        store.decide(int(row["mapping_id"]), "approve", "reviewer.li", int(row["version"]))
+    store.close()
+    text = SAMPLE_DX.read_text("utf-8").splitlines()
+    newer = [line for line in text if not line.startswith("I63.900 ")]
+    newer = [line.replace("N40.x00 前列腺增生", "N40.x00 良性前列腺增生") for line in newer]
+    v21 = tmp_path / "icd10-yb-2.1.txt"
+    v21.write_text("\n".join(newer) + "\n", "utf-8")
+    loaded_v21 = cli(
+        "terminology", "load", str(v21), "--system", "icd10-yb-2.0", "--version", "2.1"
+    )
+    assert loaded_v21.exit_code == 0, loaded_v21.output
+    report = tmp_path / "reapply.csv"
+    result = cli("map", "reapply", "-s", "icd10-yb-2.0", "--version", "2.1", "-o", str(report))
+    assert result.exit_code == 0, result.output
+    rows = {r["code"]: r for r in csv.DictReader(report.open(encoding="utf-8-sig"))}
+    assert rows["I25.103"]["outcome"] != rows["I63.900"]["outcome"]
+    assert "retired" in rows["I63.900"]["outcome"]
+    assert rows["N40.x00"]["new_display"] == "良性前列腺增生"

@@ -140,6 +140,19 @@ def terminology_search(
 # ------------------------------------------------------------------ map
 
 
+def _matcher(store, system: str):
+    """A matcher over ``system`` that already knows the coders' approved names (learned)."""
+    from hutong.terminologies.matcher import Matcher
+
+    cs = _system_for_matching(store, system)
+    learned = None
+    if any(i.name == system for i in store.code_systems()):
+        approved = store.approved(system)
+        named = approved[approved["local_name"] != ""]
+        learned = dict(zip(named["local_name"], named["code"], strict=True))
+    return Matcher(cs, learned=learned)
+
+
 def _system_for_matching(store, system: str):
     from hutong.terminologies.codesystem import sample_code_system
 
@@ -168,11 +181,8 @@ def map_suggest(
     import pandas as pd
     from rich.progress import Progress
 
-    from hutong.terminologies.matcher import Matcher
-
     terms = _read_terms(input)
-    cs = _system_for_matching(open_store(db), system)
-    matcher = Matcher(cs)
+    matcher = _matcher(open_store(db), system)
     parts = []
     with Progress(transient=True) as progress:
         task = progress.add_task("matching / 匹配中", total=len(terms))
@@ -222,15 +232,13 @@ def map_auto(
     db: DbOption = None,
 ) -> None:
     """Match every queued local term; mark the best candidate `auto` when it scores ≥ MIN."""
-    from hutong.terminologies.matcher import Matcher
-
     store = open_store(db)
     queue = store.queue(target=system, local_system=local_system)
     terms = queue.drop_duplicates(["local_system", "local_code", "local_name"])
     if terms.empty:
         typer.echo("nothing queued / 队列为空")
         return
-    matcher = Matcher(_system_for_matching(store, system))
+    matcher = _matcher(store, system)
     found = matcher.suggest_many(
         terms[["local_system", "local_code", "local_name"]].replace("", None), top=5
     )
