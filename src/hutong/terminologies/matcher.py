@@ -16,9 +16,7 @@ Every suggestion says why, in Chinese and English, so that a coder can judge it.
 
 from __future__ import annotations
 
-import bisect
 import re
-import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -27,17 +25,20 @@ import pandas as pd
 from rapidfuzz import fuzz
 from rapidfuzz.process import cdist, extract
 
-from hutong.terminologies.codesystem import CodeSystem, Concept
+from hutong.terminologies.codesystem import CodeSystem
 from hutong.terminologies.coding import normalise_code
+from hutong.terminologies.nameindex import (
+    NameIndex,
+    amounts,
+    fit,
+    name_index,
+)
 from hutong.terminologies.normalise import (
-    DIAGNOSIS,
-    PROCEDURE,
     SOUND,
     Spelling,
     Vocabulary,
     bare,
     homophone,
-    initials,
     load_vocabulary,
     normalise,
     split_qualifiers,
@@ -47,32 +48,15 @@ TOP_K = 25  # TF-IDF candidates per spelling, reranked with rapidfuzz
 CHUNK = 1024  # spellings per sparse product (about 2,500 non-zero cosines each)
 FUZZ_WEIGHT = 0.6  # rest is the TF-IDF cosine
 ORDER_FREE = 0.5  # share of the fuzzy part compared on sorted characters (word order varies)
-MAX_DF = 0.05  # n-grams in over 5 % of a big list's names (性, 病, 术) only slow it down
-ALIAS = 0.98  # a bracketed alias ("[心房纤颤]") or the name without a qualifier
 HINT_BOOST = 30.0  # points for a candidate under the local code's prefix (a third: same category)
 BAND_BOOST = 25.0  # points for a name whose range (1000-1499克, 小于96小时) holds the term's number
 GRAY_PENALTY = 5.0
 REACH = 20  # gray codes below the 20th best score cannot reach the top 5 after demotion
 INACTIVE_PENALTY = 10.0
-INITIALS_MAX_LEN = 6  # national names short enough to be typed as pinyin initials
 COLUMNS = ["local_code", "local_name", "rank", "code", "display", "score", "why"]
 
-_ICD10_CODE = re.compile(r"[A-Z]\d{2}(?:\.[0-9x]{1,3}(?:x\d{3})?)?")
-_ICD10_UNDOTTED = re.compile(r"([A-Z]\d{2})([0-9x]{1,3})")
-_ICD9_CODE = re.compile(r"\d{2}\.[0-9x]{1,4}(?:x\d{3})?")
-_BRACKETED = re.compile(r"\(([^()]*)\)")
-_SQUARE = re.compile(r"[\[［【]([^\]］】]+)[\]］】]")
-_ONLY_LATIN = re.compile(r"[a-z][a-z0-9-]+")
 # WHO-style trailing qualifiers that only say "nothing more is known" (", 未特指", ", NEC").
-_DEFAULT_CLAUSE = re.compile(r",(?:未特指的?|非特指的?|不可归类在他处者?|不伴有[^,]*|未提及[^,]*)$")
 _PINYIN = re.compile(r"[a-z]{2,8}")
-_UNITS = {"g": "g", "克": "g", "kg": "kg", "周": "w", "整周": "w", "小时": "h", "h": "h", "天": "d"}
-_UNIT = "(kg|g|克|整周|周|小时|h|天)"
-_AMOUNT = re.compile(rf"(\d+(?:\.\d+)?)(?:\+(\d))?{_UNIT}")
-_RANGE = re.compile(rf"(\d+)-(\d+){_UNIT}")
-_BELOW = re.compile(rf"(?:小于|少于|<|孕<)(\d+){_UNIT}|(\d+){_UNIT}之前")
-_ABOVE = re.compile(rf"(?:等于或大于|大于等于|≥|>=|孕>)(\d+){_UNIT}|(\d+){_UNIT}(?:或以后|以上)")
-_WEEK = re.compile(r"^孕(\d+)周$")
 _NONE = np.array([], dtype=np.int64)
 
 
@@ -84,140 +68,6 @@ class Candidate:
     display: str
     score: float
     why: str
-
-
-def _forms(display: str) -> list[tuple[str, bool]]:
-    """Keys a national name can be found by: the name, and (alias=True) shorter spellings.
-
-    ``心房颤动[心房纤颤]`` is also ``心房颤动`` and ``心房纤颤``; ``经尿道前列腺切除术（TURP）``
-    is also ``turp``; ``胸腔积液，不可归类在他处者`` is also ``胸腔积液``. Round-bracket words
-    (``特发性（原发性）高血压``) are only dropped, never indexed alone: they are qualifiers.
-    """
-    text = normalise(display)
-    forms = [(bare(text), False)]
-    for shorter in (_BRACKETED.sub("", text), _DEFAULT_CLAUSE.sub("", text)):
-        if bare(shorter) and all(bare(shorter) != key for key, _ in forms):
-            forms.append((bare(shorter), True))
-    inner = [normalise(s) for s in _SQUARE.findall(display)]
-    inner += [s for s in _BRACKETED.findall(text) if _ONLY_LATIN.fullmatch(s)]
-    forms += [(bare(s), True) for s in inner if len(bare(s)) >= 2]
-    return forms
-
-
-class _Index:
-    """Everything about one code system that matching needs, built once (see :func:`_index`)."""
-
-    def __init__(self, system: CodeSystem):
-        from sklearn.feature_extraction.text import TfidfVectorizer
-
-        concepts = list(system.concepts.values())
-        self.kind = PROCEDURE if system.id.startswith("icd9") else DIAGNOSIS
-        self.codes = [c.code for c in concepts]
-        self.displays = [c.display for c in concepts]
-        self.gray = np.array([c.gray for c in concepts], dtype=bool)
-        self.inactive = np.array([not c.active for c in concepts], dtype=bool)
-        self.code_len = np.array([len(code) for code in self.codes])
-        forms = [_forms(c.display) for c in concepts]
-        # A shortened name shared by several codes (低出生体重儿 from two weight bands) names
-        # none of them: only the full names are indexed then.
-        shared: dict[str, int] = {}
-        for key, is_alias in (form for found in forms for form in found):
-            shared[key] = shared.get(key, 0) + is_alias
-        keys, owner, alias = [], [], []
-        for i, found in enumerate(forms):
-            for key, is_alias in found:
-                if not is_alias or shared[key] == 1:
-                    keys += [key]
-                    owner += [i]
-                    alias += [is_alias]
-        self.bands = {i: b for i, c in enumerate(concepts) if (b := _bands(normalise(c.display)))}
-        self.form_keys = np.array(keys, dtype=object)
-        self.form_sorted = np.array(["".join(sorted(k)) for k in keys], dtype=object)
-        self.form_sound = np.array([homophone(k) for k in keys], dtype=object)
-        self.form_concept = np.array(owner, dtype=np.int32)
-        self.form_weight = np.where(np.array(alias), ALIAS, 1.0).astype(np.float32)
-        self.concept_forms = np.split(np.arange(len(keys)), np.flatnonzero(np.diff(owner)) + 1)
-        self.exact: dict[str, list[int]] = {}
-        for f, key in enumerate(keys):
-            self.exact.setdefault(key, []).append(f)
-        self.initials: dict[str, list[int]] = {}
-        for f, key in enumerate(keys):
-            if len(key) <= INITIALS_MAX_LEN and not key.isascii():
-                self.initials.setdefault(initials(key), []).append(f)
-        self._family(concepts)
-        self.vectorizer = TfidfVectorizer(
-            analyzer="char",
-            ngram_range=(1, 2),
-            sublinear_tf=True,
-            dtype=np.float32,
-            max_df=MAX_DF if len(keys) > 5000 else 1.0,  # small lists: every n-gram counts
-        )
-        self.matrix_t = self.vectorizer.fit_transform(keys).T.tocsr()
-
-    def _family(self, concepts: list[Concept]) -> None:
-        """Codes by spelling and prefix, and the non-gray descendants of each gray code."""
-        position = {c.code: i for i, c in enumerate(concepts)}
-        below: dict[int, list[int]] = {}
-        for i, concept in enumerate(concepts):
-            parent = concept.parent
-            while parent is not None and parent in position:
-                p = position[parent]
-                if self.gray[p] and not self.gray[i]:
-                    below.setdefault(p, []).append(i)
-                parent = concepts[p].parent
-        self.below_gray = {g: np.array(children) for g, children in below.items()}
-        self.below_gray_forms = {
-            g: np.concatenate([self.concept_forms[c] for c in children])
-            for g, children in below.items()
-        }
-        self.by_code: dict[str, int] = {}
-        for i, code in enumerate(self.codes):
-            self.by_code.setdefault(normalise_code(code), i)
-            self.by_code.setdefault(normalise_code(code.split("+", 1)[0]), i)
-        self.plain_codes = [normalise_code(c.split("+", 1)[0]) for c in self.codes]
-        self.sorted_codes = sorted((c, i) for i, c in enumerate(self.plain_codes))
-
-    def under(self, prefix: str, limit: int = 300) -> list[int]:
-        """Concepts whose code starts with ``prefix`` (in code order, at most ``limit``)."""
-        start = bisect.bisect_left(self.sorted_codes, (prefix, -1))
-        found = []
-        for code, i in self.sorted_codes[start : start + limit]:
-            if not code.startswith(prefix):
-                break
-            found.append(i)
-        return found
-
-    def hint(self, local_code: str | None) -> tuple[str | None, int | None]:
-        """A local code read as a national code: (the prefix it gives, the exact concept).
-
-        Hospital-internal codes (``XB0012``) give nothing; ``i25.1``, ``I251`` and ``Ｉ２５．１``
-        give ``I25.1``.
-        """
-        if not local_code:
-            return None, None
-        code = normalise_code(local_code).split("+", 1)[0].rstrip("*†").rstrip(".")
-        if self.kind == DIAGNOSIS:
-            undotted = _ICD10_UNDOTTED.fullmatch(code)
-            code = f"{undotted.group(1)}.{undotted.group(2)}" if undotted else code
-        pattern = _ICD10_CODE if self.kind == DIAGNOSIS else _ICD9_CODE
-        if not pattern.fullmatch(code):
-            return None, None
-        return code, self.by_code.get(code)
-
-
-_INDEXES: dict[int, tuple[weakref.ref[CodeSystem], tuple[int, int], _Index]] = {}
-
-
-def _index(system: CodeSystem) -> _Index:
-    """The index of ``system``, built on first use and kept while the system lives."""
-    stamp = (len(system), int(sum(c.gray for c in system.concepts.values())))
-    cached = _INDEXES.get(id(system))
-    if cached and cached[0]() is system and cached[1] == stamp:
-        return cached[2]
-    index = _Index(system)
-    _INDEXES[id(system)] = (weakref.ref(system), stamp, index)
-    weakref.finalize(system, _INDEXES.pop, id(system), None)  # drop the index with the system
-    return index
 
 
 @dataclass
@@ -246,7 +96,7 @@ class Matcher:
         vocabulary: Vocabulary | None = None,
     ):
         self.system = system
-        self.index = _index(system)
+        self.index = name_index(system)
         self.vocabulary = vocabulary or load_vocabulary()
         self.vocabulary.expand("", self.index.kind)  # builds its look-up tables now, not mid-batch
         self.learned: dict[str, int] = {}
@@ -294,7 +144,7 @@ class Matcher:
                 spelled = self.index.form_keys[f]
                 variants.append(Spelling(spelled, (f"拼音首字母 initials {key}→{spelled}",), SOUND))
         learned = self.learned.get(key, self.learned.get(bare(text)))
-        return _Query(variants, flags, prefix, exact_code, learned, _amounts(core))
+        return _Query(variants, flags, prefix, exact_code, learned, amounts(core))
 
     def _rank(self, queries: list[_Query], top: int) -> list[list[Candidate]]:
         """Score queries in chunks of spellings: one sparse product (spellings × names) each."""
@@ -368,11 +218,11 @@ class Matcher:
                 notes.setdefault(j, []).append(f"编码提示 {query.prefix} code hint")
         if query.amounts:
             for j, i in enumerate(ids):
-                fit = _fit(index.bands.get(int(i), ()), query.amounts)
-                if fit:
-                    scores[j] += BAND_BOOST * fit
+                fits = fit(index.bands.get(int(i), ()), query.amounts)
+                if fits:
+                    scores[j] += BAND_BOOST * fits
                     notes.setdefault(j, []).append(
-                        "数值在范围内 in range" if fit > 0 else "数值不在范围内 out of range"
+                        "数值在范围内 in range" if fits > 0 else "数值不在范围内 out of range"
                     )
         for hit, level, note in (
             (query.exact_code, 2, "编码完全匹配 exact code"),
@@ -502,7 +352,7 @@ def _lookup(
     return found
 
 
-def _known_prefix(index: _Index, prefix: str) -> str | None:
+def _known_prefix(index: NameIndex, prefix: str) -> str | None:
     """The longest prefix of an unknown hint that the list has (``I25.199`` → ``I25.1``)."""
     for end in range(len(prefix) - 1, 2, -1):
         if index.under(prefix[:end].rstrip("."), limit=1):
@@ -510,42 +360,10 @@ def _known_prefix(index: _Index, prefix: str) -> str | None:
     return None
 
 
-def _siblings(index: _Index, prefix: str) -> list[int]:
+def _siblings(index: NameIndex, prefix: str) -> list[int]:
     """Codes under the longest existing prefix of an unknown hint."""
     known = _known_prefix(index, prefix)
     return index.under(known) if known else []
-
-
-def _amounts(text: str) -> dict[str, float]:
-    """Numbers with units in a term: ``胎龄32+3周`` → {w: 32.43}, ``1.2kg`` → {g: 1200}."""
-    found = {}
-    for number, days, unit in _AMOUNT.findall(text):
-        value = float(number) + (int(days) / 7 if days else 0)
-        unit = _UNITS[unit]
-        if unit == "kg":
-            value, unit = value * 1000, "g"
-        found[unit] = value
-    return found
-
-
-def _bands(text: str) -> list[tuple[str, float, float]]:
-    """Ranges a national name states: ``(1000-1499克)`` → [(g, 1000, 1500)], ``孕12周``."""
-    bands: dict[str, list[float]] = {}
-    for lo, hi, unit in _RANGE.findall(text):
-        bands[_UNITS[unit]] = [float(lo), float(hi) + 1]
-    for a, ua, b, ub in _BELOW.findall(text):
-        bands.setdefault(_UNITS[ua or ub], [-np.inf, np.inf])[1] = float(a or b)
-    for a, ua, b, ub in _ABOVE.findall(text):
-        bands.setdefault(_UNITS[ua or ub], [-np.inf, np.inf])[0] = float(a or b)
-    if week := _WEEK.match(text):
-        bands["w"] = [float(week.group(1)), float(week.group(1)) + 1]
-    return [(unit, lo, hi) for unit, (lo, hi) in bands.items()]
-
-
-def _fit(bands: list | tuple, amounts: dict[str, float]) -> int:
-    """+1 when a stated number falls in a name's range, -1 when outside, 0 when unrelated."""
-    verdicts = [lo <= amounts[unit] < hi for unit, lo, hi in bands if unit in amounts]
-    return 0 if not verdicts else (1 if all(verdicts) else -1)
 
 
 def _text(value: object) -> str | None:
