@@ -65,6 +65,10 @@ ENCOUNTER = pa.schema(
         pa.field("mdtrt_id", pa.string(), nullable=False),
         pa.field("patient_id", pa.string(), nullable=False),
         pa.field("medcasno", pa.string()),
+        # FHIR v3 ActCode class: IMP inpatient, AMB outpatient, EMER emergency; empty = inpatient
+        # (table exports of 病案首页 are inpatient by definition). Only inpatient stays get a
+        # face sheet.
+        pa.field("enc_class", pa.string()),
         pa.field("fixmedins_code", pa.string()),
         pa.field("fixmedins_name", pa.string()),
         pa.field("hi_type", pa.string()),
@@ -149,12 +153,153 @@ CHARGE = pa.schema(
     ]
 )
 
+# ---- clinical tables of LIS / PACS / EMR feeds (HL7 v2, DICOM, CDA) -------------------------
+# mdtrt_id is empty when the source names no visit (an outpatient lab result, a PACS study).
+
+ORDER = pa.schema(
+    [
+        pa.field("order_id", pa.string(), nullable=False),  # placer (or filler) order number
+        pa.field("patient_id", pa.string(), nullable=False),
+        pa.field("mdtrt_id", pa.string()),
+        *coded(""),
+        pa.field("name", pa.string()),
+        pa.field("status", pa.string()),  # FHIR request-status
+        pa.field("priority", pa.string()),
+        pa.field("ordered_time", TS),
+        pa.field("requester", pa.string()),
+        *PROVENANCE,
+    ]
+)
+
+REPORT = pa.schema(
+    [
+        pa.field("report_id", pa.string(), nullable=False),
+        pa.field("patient_id", pa.string(), nullable=False),
+        pa.field("mdtrt_id", pa.string()),
+        pa.field("order_id", pa.string()),
+        *coded(""),
+        pa.field("name", pa.string()),
+        pa.field("category", pa.string()),  # LAB, RAD, ... (v2 0074 diagnostic service section)
+        pa.field("status", pa.string()),  # FHIR diagnostic-report-status
+        pa.field("effective_time", TS),
+        pa.field("issued_time", TS),
+        pa.field("conclusion", pa.string()),
+        pa.field("study_uid", pa.string()),  # imaging report → its study
+        *PROVENANCE,
+    ]
+)
+
+OBSERVATION = pa.schema(
+    [
+        pa.field("observation_id", pa.string(), nullable=False),
+        pa.field("patient_id", pa.string(), nullable=False),
+        pa.field("mdtrt_id", pa.string()),
+        pa.field("report_id", pa.string()),
+        pa.field("seq", pa.int32()),
+        *coded(""),
+        pa.field("name", pa.string()),
+        pa.field("value_type", pa.string()),  # v2 0125: NM, ST, TX, CE/CWE, SN, DT, TS ...
+        pa.field("value_num", pa.float64()),
+        pa.field("value_text", pa.string()),
+        pa.field("value_code", pa.string()),
+        pa.field("value_system", pa.string()),
+        pa.field("unit", pa.string()),
+        pa.field("ref_range", pa.string()),
+        pa.field("ref_low", pa.float64()),
+        pa.field("ref_high", pa.float64()),
+        pa.field("abnormal_flag", pa.string()),  # v2 0078 (H, L, N, A, ...)
+        pa.field("status", pa.string()),  # FHIR observation-status
+        pa.field("effective_time", TS),
+        pa.field("category", pa.string()),  # laboratory, vital-signs, imaging, ...
+        *PROVENANCE,
+    ]
+)
+
+IMAGING_STUDY = pa.schema(
+    [
+        pa.field("study_uid", pa.string(), nullable=False),
+        pa.field("patient_id", pa.string(), nullable=False),
+        pa.field("mdtrt_id", pa.string()),
+        pa.field("accession", pa.string()),
+        pa.field("study_time", TS),
+        pa.field("description", pa.string()),
+        pa.field("modalities", pa.string()),  # space-separated DICOM modality codes
+        pa.field("series_count", pa.int32()),
+        pa.field("instance_count", pa.int32()),
+        pa.field("referrer", pa.string()),
+        *PROVENANCE,
+    ]
+)
+
+IMAGING_SERIES = pa.schema(
+    [
+        pa.field("series_uid", pa.string(), nullable=False),
+        pa.field("study_uid", pa.string(), nullable=False),
+        pa.field("number", pa.int32()),
+        pa.field("modality", pa.string()),
+        pa.field("body_part", pa.string()),
+        pa.field("description", pa.string()),
+        pa.field("series_time", TS),
+        pa.field("instance_count", pa.int32()),
+        *PROVENANCE,
+    ]
+)
+
+IMAGING_INSTANCE = pa.schema(
+    [
+        pa.field("sop_instance_uid", pa.string(), nullable=False),
+        pa.field("series_uid", pa.string(), nullable=False),
+        pa.field("study_uid", pa.string(), nullable=False),
+        pa.field("sop_class_uid", pa.string()),
+        pa.field("number", pa.int32()),
+        *PROVENANCE,
+    ]
+)
+
+MEDICATION = pa.schema(
+    [
+        pa.field("med_id", pa.string(), nullable=False),
+        pa.field("patient_id", pa.string(), nullable=False),
+        pa.field("mdtrt_id", pa.string()),
+        pa.field("order_id", pa.string()),
+        *coded(""),
+        pa.field("name", pa.string()),
+        pa.field("dose", pa.float64()),
+        pa.field("dose_unit", pa.string()),
+        pa.field("route", pa.string()),
+        pa.field("frequency", pa.string()),
+        pa.field("start_time", TS),
+        pa.field("end_time", TS),
+        pa.field("status", pa.string()),  # FHIR medicationrequest-status
+        *PROVENANCE,
+    ]
+)
+
+# A patient identity merged into another (HL7 ADT^A40): every row of merged_id belongs to
+# patient_id after the run applies the links.
+PATIENT_LINK = pa.schema(
+    [
+        pa.field("patient_id", pa.string(), nullable=False),
+        pa.field("merged_id", pa.string(), nullable=False),
+        pa.field("linked_time", TS),
+        *PROVENANCE,
+    ]
+)
+
 SCHEMAS: dict[str, pa.Schema] = {
     "patient": PATIENT,
     "encounter": ENCOUNTER,
     "diagnosis": DIAGNOSIS,
     "procedure": PROCEDURE,
     "charge": CHARGE,
+    "order": ORDER,
+    "report": REPORT,
+    "observation": OBSERVATION,
+    "imaging_study": IMAGING_STUDY,
+    "imaging_series": IMAGING_SERIES,
+    "imaging_instance": IMAGING_INSTANCE,
+    "medication": MEDICATION,
+    "patient_link": PATIENT_LINK,
 }
 
 # Keys that identify a row of each table (used for stable ordering and de-duplication).
@@ -164,6 +309,14 @@ KEYS: dict[str, list[str]] = {
     "diagnosis": ["mdtrt_id", "seq"],
     "procedure": ["mdtrt_id", "seq"],
     "charge": ["mdtrt_id", "med_chrgitm", "item_local_code", "locator"],
+    "order": ["order_id"],
+    "report": ["report_id"],
+    "observation": ["observation_id"],
+    "imaging_study": ["study_uid"],
+    "imaging_series": ["series_uid"],
+    "imaging_instance": ["sop_instance_uid"],
+    "medication": ["med_id"],
+    "patient_link": ["merged_id", "patient_id"],
 }
 
 DIAGNOSIS_SYSTEM = "icd10-yb-2.0"
@@ -208,6 +361,10 @@ REJECT_REASONS = {
     "unknown_code": "未知代码 / local value not in the value table",
     "truncated": "记录不完整 / truncated record",
     "bad_row": "字段数多于表头 / more fields than the header",
+    "unsupported": "不支持的消息或文档类型 / unsupported message or document type",
+    "unrecognized": "无法识别的文件 / no adapter recognizes this file",
+    "malformed": "格式错误 / malformed message, document or file",
+    "hostile": "拒绝的危险输入 / refused hostile input (entities, size, depth)",
     "encoding": "编码错误 / bytes not decodable in the file's encoding",
     "orphan": "无对应就诊记录 / no matching encounter",
     "duplicate": "重复记录 / duplicate record",

@@ -9,12 +9,12 @@ with its file, row, field and reason; all other records of the file go on.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
 
+from hutong.adapters.batch import Batch
 from hutong.adapters.cells import map_values, parse_dates, parse_datetimes, parse_numbers
 from hutong.adapters.profile import FileKind, Group, Profile
 from hutong.adapters.raw import RawTable, read_raw, retry_encodings
@@ -25,18 +25,6 @@ KEY_FIELDS = ("mdtrt_id", "patient_id")
 
 class ProfileMismatch(ValueError):
     """The profile does not describe this file: raised before any record is converted."""
-
-
-@dataclass
-class Batch:
-    """Canonical rows converted from a slice of one input file, and that slice's rejects."""
-
-    source: str
-    kind: str
-    read: int
-    tables: dict[str, pd.DataFrame]
-    rejects: list[Reject] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
 
 
 def open_table(path: Path, profile: Profile) -> tuple[RawTable, FileKind]:
