@@ -79,7 +79,7 @@ def test_vendor_a_wide_row_becomes_canonical_rows(tmp_path):
     fees = t["charge"].set_index("med_chrgitm")
     assert fees.loc["09", "amt"] == 1000.0 and fees.loc["09", "claa_sumfee"] == 600.0
     assert fees.loc["01", "amt"] == 200.0 and fees.loc["02", "item_local_name"] == "诊查费"
-    assert set(t["charge"]["locator"]) >= {"住院病案首页_2024.csv:2#西药费"}
+    assert set(t["charge"]["locator"]) >= {"住院病案首页_2024.csv:2/西药费"}
     assert set(t["encounter"]["vendor"]) == {"vendor-a"}
 
 

@@ -66,7 +66,7 @@ def _store_for_run(db: str | None, use_store: bool):
     return open_store(url) if path.exists() else None
 
 
-def _run(inputs: list[Path], profile_name: str, out: Path, settings: dict, quiet: bool):
+def _run(inputs: list[Path], profile_name: str | None, out: Path, settings: dict, quiet: bool):
     from rich.progress import Progress
 
     from hutong.adapters.profile import ProfileError, load_profile
@@ -77,7 +77,7 @@ def _run(inputs: list[Path], profile_name: str, out: Path, settings: dict, quiet
 
     store = settings.get("store")
     try:
-        profile = load_profile(profile_name)
+        profile = load_profile(profile_name) if profile_name else None
         dx, px = _code_systems(settings.get("dx_codes"), settings.get("px_codes"), store)
         files = input_files(inputs)
     except (ProfileError, CodeListError, FileNotFoundError) as exc:
@@ -97,12 +97,10 @@ def _run(inputs: list[Path], profile_name: str, out: Path, settings: dict, quiet
         auto_map=settings.get("auto_map"),
     )
     with Progress(disable=quiet, transient=True) as progress:
-        task = progress.add_task(f"{profile.name}: reading", total=len(files))
+        task = progress.add_task("reading / 读取", total=len(files))
 
         def on_file(source: str, read: int) -> None:
-            progress.update(
-                task, advance=1, description=f"{profile.name}: {Path(source).name} ({read} records)"
-            )
+            progress.update(task, advance=1, description=f"{Path(source).name} ({read} records)")
 
         try:
             return run(files, options, on_file=on_file)
@@ -146,15 +144,15 @@ def run_command(
     inputs: Annotated[
         list[Path], typer.Argument(help="Export files or folders (CSV/TSV/XLSX) / 导出文件或目录")
     ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder / 输出目录")],
     profile: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--profile",
             "-p",
-            help="Vendor profile: built-in name (vendor-a, vendor-b) or a .toml path",
+            help="Profile for table files: built-in name or .toml path (default: best fit)",
         ),
-    ],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder / 输出目录")],
+    ] = None,
     dx_codes: Annotated[
         Path | None,
         typer.Option(help="ICD-10 医保版 2.0 list (CODE NAME per line); default: shipped sample"),
@@ -191,7 +189,8 @@ def run_command(
         "auto_map": auto_map, "store": _store_for_run(db, store),
     }  # fmt: skip
     result = _run(inputs, profile, out, settings, quiet)
-    typer.echo(f"hutong run · {result.manifest['profile']['name']}")
+    used = result.manifest["profile"]
+    typer.echo(f"hutong run · {used['name'] if used else 'no table files'}")
     _summary(result, out)
     if result.fhir_errors:
         raise typer.Exit(1)
@@ -296,6 +295,60 @@ def samples_generate(
     paths = generate(vendor, cases, seed, out)
     for p in paths:
         typer.echo(str(p))
+
+
+@app.command()
+def inspect(
+    files: Annotated[list[Path], typer.Argument(help="Files to describe / 要检查的文件")],
+) -> None:
+    """Say what each file is: format, encoding, HL7 version and message types, DICOM modality,
+    CDA template, table columns with sample values and the best-fitting built-in profile."""
+    import json
+
+    from hutong.adapters.inspect import inspect as describe
+
+    for path in files:
+        if not path.is_file():
+            raise _fail(f"{path}: no such file / 文件不存在")
+        typer.echo(json.dumps(describe(path), ensure_ascii=False, indent=2, default=str))
+
+
+profile_app = typer.Typer(help="Vendor profiles / 厂商配置.", no_args_is_help=True)
+app.add_typer(profile_app, name="profile")
+
+
+@profile_app.command("check")
+def profile_check(
+    profile: Annotated[str, typer.Argument(help="Built-in name or .toml path")],
+    files: Annotated[list[Path], typer.Argument(help="Table files to check")],
+) -> None:
+    """Which columns and values of FILES the profile does not cover."""
+    import json
+
+    from hutong.adapters.inspect import check_profile
+    from hutong.adapters.profile import ProfileError, load_profile
+
+    try:
+        loaded = load_profile(profile)
+    except ProfileError as exc:
+        raise _fail(str(exc)) from None
+    gaps = False
+    for path in files:
+        report = check_profile(loaded, path)
+        gaps = (
+            gaps
+            or report.get("kind") is None
+            or bool(report.get("missing_required") or report.get("uncovered_values"))
+        )
+        typer.echo(json.dumps(report, ensure_ascii=False, indent=2))
+    if gaps:
+        raise typer.Exit(1)
+
+
+@profile_app.command("list")
+def profile_list() -> None:
+    """List the built-in vendor profiles."""
+    profiles()
 
 
 @app.command()

@@ -16,9 +16,12 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from hutong import __version__
+from hutong.adapters.batch import Batch
+from hutong.adapters.detect import detect, reader
+from hutong.adapters.inspect import guess_profile
 from hutong.adapters.profile import Profile
-from hutong.adapters.raw import SUFFIXES
-from hutong.adapters.table import Batch, batches, open_table
+from hutong.adapters.table import batches, open_table
+from hutong.linking import link
 from hutong.mapping.facesheet import FaceSheet, build_facesheet, write_facesheet
 from hutong.mapping.fhir import emit_fhir, validate, write_ndjson
 from hutong.model import REJECT_REASONS, SCHEMAS, Reject, conform, sort_rows
@@ -34,7 +37,7 @@ if TYPE_CHECKING:
 class RunOptions:
     """What a run needs besides its inputs."""
 
-    profile: Profile
+    profile: Profile | None  # for table files; guessed from their headers when None
     out: Path
     diagnosis_codes: CodeSystem
     procedure_codes: CodeSystem
@@ -49,7 +52,7 @@ class RunOptions:
 
     def local_system(self, table: str) -> str:
         """The store's name for this vendor's local codes of ``table`` (``vendor-a:diagnosis``)."""
-        return f"{self.profile.name}:{table}"
+        return f"{self.profile.name if self.profile else 'hutong'}:{table}"
 
 
 @dataclass
@@ -65,13 +68,13 @@ class RunResult:
 
 
 def input_files(inputs: list[Path]) -> list[Path]:
-    """Files to read: the files given, and the table files inside folders given (sorted)."""
+    """Files to read: the files given, and every file inside folders given (walked in sorted
+    order; hidden files skipped). Each goes to the adapter that recognises it."""
     files: list[Path] = []
     for item in inputs:
         if item.is_dir():
-            files.extend(
-                sorted(p for p in item.rglob("*") if p.suffix.lower() in SUFFIXES and p.is_file())
-            )
+            found = sorted(p for p in item.rglob("*") if p.is_file())
+            files.extend(p for p in found if not any(part.startswith(".") for part in p.parts))
         elif item.exists():
             files.append(item)
         else:
@@ -123,24 +126,50 @@ def run(
     inputs: list[Path], options: RunOptions, on_file: Callable[[str, int], None] | None = None
 ) -> RunResult:
     """Convert ``inputs`` with ``options``; write every output under ``options.out``."""
-    profile = options.profile
-    opened = [(path, *open_table(path, profile)) for path in input_files(inputs)]  # fail fast
+    plan = [(path, detect(path)) for path in input_files(inputs)]
+    tables_in = [path for path, fmt in plan if fmt == "table"]
+    if tables_in and options.profile is None:
+        options.profile = guess_profile(tables_in)
+    opened = {path: open_table(path, options.profile) for path in tables_in}  # fail fast
     books = _Books()
     parts: dict[str, list[pd.DataFrame]] = {t: [] for t in SCHEMAS}
-    for path, raw, kind in opened:
-        books.open(path.as_posix(), kind.name, raw.encoding)
-        for batch in batches(raw, kind, profile, options.batch_size):
+    for path, fmt in plan:
+        source = path.as_posix()
+        if fmt == "table":
+            raw, kind = opened[path]
+            books.open(source, kind.name, raw.encoding)
+            stream = batches(raw, kind, options.profile, options.batch_size)
+        elif fmt is None:
+            books.open(source, "unrecognized", None)
+            why = "no adapter recognizes this file / 无法识别的文件格式"
+            stream = iter(
+                [
+                    Batch(
+                        source,
+                        "unrecognized",
+                        1,
+                        {},
+                        [Reject(source, path.name, "unrecognized", why)],
+                    )
+                ]
+            )
+        else:
+            books.open(source, fmt, None)
+            stream = reader(fmt)(path)
+        for batch in stream:
             books.add(batch)
             for table, frame in batch.tables.items():
                 parts[table].append(frame)
         if on_file:
-            on_file(path.as_posix(), books.files[path.as_posix()]["read"])
+            on_file(source, books.files[source]["read"])
 
     tables = {
         t: pd.concat(p, ignore_index=True) if p else pd.DataFrame(columns=SCHEMAS[t].names)
         for t, p in parts.items()
     }
-    tables, linked = _link(tables)
+    tables = _imaging(tables)
+    events = {s for s, entry in books.files.items() if entry["kind"] == "hl7v2"}
+    tables, linked, link_notes = link(tables, events)
     books.rejects.extend(linked)
     coders = _coders(options)
     for table, coder in coders.items():
@@ -149,10 +178,11 @@ def run(
 
     out = options.out
     out.mkdir(parents=True, exist_ok=True)
-    sheet = build_facesheet(tables)
+    sheet = build_facesheet(_inpatient(tables))
     write_facesheet(sheet, out / "facesheet")
 
-    resources = emit_fhir(tables)
+    dropped: list[Reject] = []  # rows the emitters could not reference (should stay empty)
+    resources = emit_fhir(tables, dropped)
     fhir_errors = validate(resources) if options.validate else []
     fhir_counts = write_ndjson(resources, out / "fhir")
 
@@ -160,9 +190,8 @@ def run(
     findings = check(sheet, pack)
     (out / "qc").mkdir(exist_ok=True)
     write_findings(findings, out / "qc" / "findings.csv")
-    write_report(
-        sheet, findings, out / "qc" / "report.html", pack, title=f"hutong QC · {profile.name}"
-    )
+    title = f"hutong QC · {options.profile.name if options.profile else 'run'}"
+    write_report(sheet, findings, out / "qc" / "report.html", pack, title=title)
 
     queue = unmapped(tables, coders)
     if options.store is not None:
@@ -174,10 +203,36 @@ def run(
     manifest = _manifest(
         options, books, tables, sheet, fhir_counts, fhir_errors, findings, pack, queue
     )
+    manifest["linking"] = link_notes
+    manifest["fhir"]["dropped"] = [r.line() for r in dropped]
     (out / "manifest.json").write_text(
         json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", "utf-8"
     )
     return RunResult(manifest, rejects, tables, sheet, findings, fhir_errors)
+
+
+def _imaging(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """Study and series rows from every DICOM instance of the run (a study spans batches)."""
+    instances = tables["imaging_instance"]
+    if instances.empty:
+        return tables
+    from hutong.adapters.dicom import aggregate
+
+    studies, series = aggregate(instances, tables["imaging_study"], tables["imaging_series"])
+    return {**tables, "imaging_study": studies, "imaging_series": series}
+
+
+def _inpatient(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """Only discharged inpatient stays get a face sheet (结算清单 is for settled stays)."""
+    enc = tables["encounter"]
+    keep = enc["enc_class"].isna() | (enc["enc_class"] == "IMP")
+    keep &= enc["dscg_time"].notna()
+    stays = set(enc.loc[keep, "mdtrt_id"])
+    out = dict(tables)
+    out["encounter"] = enc[keep]
+    for table in ("diagnosis", "procedure", "charge"):
+        out[table] = tables[table][tables[table]["mdtrt_id"].isin(stays)]
+    return out
 
 
 def _coders(options: RunOptions) -> dict[str, Coder]:
@@ -238,68 +293,6 @@ def _feed_store(options: RunOptions, tables: dict[str, pd.DataFrame], coders: di
             )  # fmt: skip
 
 
-def _base(locator: pd.Series) -> pd.Series:
-    """The record a row came from (``file.csv:17#3`` → ``file.csv:17``)."""
-    return locator.str.split("#", n=1).str[0]
-
-
-def _link(tables: dict[str, pd.DataFrame]) -> tuple[dict[str, pd.DataFrame], list[Reject]]:
-    """Across files: reject duplicate encounters and rows whose encounter is not there."""
-    rejects: list[Reject] = []
-    enc = tables["encounter"]
-    dup = enc.duplicated("mdtrt_id", keep="first")
-    dropped = set(zip(enc.loc[dup, "source"], _base(enc.loc[dup, "locator"]), strict=True))
-    for _, row in enc[dup].iterrows():
-        rejects.append(
-            Reject(
-                row["source"],
-                row["locator"],
-                "duplicate",
-                f"duplicate encounter / 重复就诊: {row['mdtrt_id']!r}",
-                "mdtrt_id",
-                row["mdtrt_id"],
-            )
-        )
-    out = {}
-    for table, frame in tables.items():
-        if frame.empty:
-            out[table] = frame
-            continue
-        same_record = pd.Series(
-            list(zip(frame["source"], _base(frame["locator"]), strict=True)), index=frame.index
-        ).isin(dropped)
-        out[table] = frame[~same_record]
-    known = set(out["encounter"]["mdtrt_id"])
-    for table in ("diagnosis", "procedure", "charge"):
-        frame = out[table]
-        if frame.empty:
-            continue
-        orphan = ~frame["mdtrt_id"].isin(known)
-        seen: set[tuple[str, str]] = set()
-        for _, row in frame[orphan].iterrows():
-            record = (row["source"], row["locator"].split("#", 1)[0])
-            if record in seen:
-                continue
-            seen.add(record)
-            rejects.append(
-                Reject(
-                    row["source"],
-                    record[1],
-                    "orphan",
-                    f"no converted encounter {row['mdtrt_id']!r} (missing or rejected)"
-                    " / 无对应的已转换就诊记录",
-                    "mdtrt_id",
-                    row["mdtrt_id"],
-                )
-            )
-        out[table] = frame[~orphan]
-    patients = out["patient"]
-    out["patient"] = patients[
-        patients["patient_id"].isin(set(out["encounter"]["patient_id"]))
-    ].drop_duplicates("patient_id")
-    return out, rejects
-
-
 def _locator_key(locator: str) -> tuple:
     """Sort ``file.csv:9`` before ``file.csv:10``."""
     head, _, tail = locator.rpartition(":")
@@ -321,7 +314,11 @@ def _manifest(
     top = findings["rule_id"].value_counts().head(10) if len(findings) else pd.Series(dtype=int)
     return {
         "hutong": __version__,
-        "profile": {"name": profile.name, "version": profile.version, "path": profile.path},
+        "profile": (
+            {"name": profile.name, "version": profile.version, "path": profile.path}
+            if profile
+            else None
+        ),
         "rule_pack": {"name": pack.name, "version": pack.version, "rules": len(pack.rules)},
         "code_systems": [
             {"id": s.id, "source": s.source, "codes": len(s), "gray": len(s.gray)}

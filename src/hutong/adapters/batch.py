@@ -3,6 +3,10 @@
 One type for all formats (tables, HL7 v2, DICOM, CDA), so the pipeline keeps one set of books:
 for each input file, records ``read`` = converted + rejected. A record is the unit a user
 would point at: a table row, an HL7 message, a DICOM file, a CDA document.
+
+Every row's ``locator`` names its record, optionally followed by ``/`` and the part of the
+record the row comes from: ``file.csv:17/其他诊断3``, ``file.hl7#3/OBX[2]``, ``doc.xml/section``.
+:func:`record_of` gives the record back, so a rejected record takes all its rows with it.
 """
 
 from __future__ import annotations
@@ -24,3 +28,8 @@ class Batch:
     tables: dict[str, pd.DataFrame]
     rejects: list[Reject] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+
+
+def record_of(locator: str) -> str:
+    """The record part of a row locator (``file.hl7#3/OBX[2]`` → ``file.hl7#3``)."""
+    return locator.split("/", 1)[0]

@@ -189,7 +189,7 @@ def _convert(
         rows_t = rows_t[keep].copy()
         rows_t["source"] = source
         rows_t["locator"] = [
-            locators[r] if inst is None else f"{locators[r]}#{inst}"
+            locators[r] if inst is None else f"{locators[r]}/{inst}"
             for r, inst in zip(rows_t["__rec"], rows_t["__inst_key"], strict=True)
         ]
         rows_t["vendor"] = profile.name

@@ -1,0 +1,168 @@
+"""Across input files and systems: one patient, one stay, no dangling rows.
+
+Rows from a HIS table, an LIS HL7 feed, a PACS folder and EMR documents meet here. Patient
+merges (HL7 ADT^A40) are applied, rows of the same patient identifier become one patient,
+a duplicate stay is rejected, and a row whose stay or patient is missing is rejected as an
+orphan (its whole record, once); a clinical row naming a visit nobody sent loses only that link.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from hutong.adapters.batch import record_of
+from hutong.model import Reject
+
+NEEDS_ENCOUNTER = ("diagnosis", "procedure", "charge")
+NEEDS_PATIENT = ("order", "report", "observation", "imaging_study", "medication")
+
+
+def link(
+    tables: dict[str, pd.DataFrame], event_sources: set[str] = frozenset()
+) -> tuple[dict[str, pd.DataFrame], list[Reject], dict]:
+    """Linked tables, the records rejected on the way, and counts worth a note.
+
+    ``event_sources`` are files that describe a stay in several messages (HL7 feeds): their
+    repeated visit numbers are merged, not rejected as duplicates.
+    """
+    tables = _apply_merges(tables)
+    tables, rejects = _drop_duplicate_stays(tables, event_sources)
+    notes: dict[str, int] = {}
+    patients = _one_row_per_patient(tables["patient"])
+    known_patients = set(patients["patient_id"])
+    enc = tables["encounter"]
+    orphan_enc = ~enc["patient_id"].isin(known_patients)
+    rejects += _orphans(enc[orphan_enc], "patient_id", "patient")
+    tables["encounter"] = enc = enc[~orphan_enc]
+    stays = set(enc["mdtrt_id"])
+    for table in NEEDS_ENCOUNTER:
+        frame = tables[table]
+        if frame.empty:
+            continue
+        orphan = ~frame["mdtrt_id"].isin(stays)
+        rejects += _orphans(frame[orphan], "mdtrt_id", "encounter")
+        tables[table] = frame[~orphan]
+    for table in NEEDS_PATIENT:
+        frame = tables.get(table)
+        if frame is None or frame.empty:
+            continue
+        orphan = ~frame["patient_id"].isin(known_patients)
+        rejects += _orphans(frame[orphan], "patient_id", "patient")
+        frame = frame[~orphan].copy()
+        dangling = frame["mdtrt_id"].notna() & ~frame["mdtrt_id"].isin(stays)
+        if dangling.any():
+            notes[f"{table}: visit link dropped (visit not in the inputs)"] = int(dangling.sum())
+            frame.loc[dangling, "mdtrt_id"] = None
+        tables[table] = frame
+    used = set(enc["patient_id"])
+    for table in NEEDS_PATIENT:
+        if table in tables and not tables[table].empty:
+            used |= set(tables[table]["patient_id"])
+    tables["patient"] = patients[patients["patient_id"].isin(used)]
+    rejects = _unique(rejects)
+    return _without(tables, {(r.source, record_of(r.locator)) for r in rejects}), rejects, notes
+
+
+def _without(tables: dict[str, pd.DataFrame], records: set[tuple[str, str]]) -> dict:
+    """Tables without any row of the given (source, record): a rejected record is all gone."""
+    if not records:
+        return tables
+    out = {}
+    for table, frame in tables.items():
+        if frame.empty:
+            out[table] = frame
+            continue
+        keys = pd.Series(
+            list(zip(frame["source"], frame["locator"].map(record_of), strict=True)),
+            index=frame.index,
+        )
+        out[table] = frame[~keys.isin(records)]
+    return out
+
+
+def _apply_merges(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """Rewrite every merged patient id to the surviving one (chains followed to the end)."""
+    links = tables.get("patient_link")
+    if links is None or links.empty:
+        return tables
+    into = dict(zip(links["merged_id"], links["patient_id"], strict=True))
+
+    def final(pid: object) -> object:
+        seen = set()
+        while pid in into and pid not in seen:
+            seen.add(pid)
+            pid = into[pid]
+        return pid
+
+    out = {}
+    for table, frame in tables.items():
+        if table != "patient_link" and "patient_id" in frame.columns and not frame.empty:
+            frame = frame.assign(patient_id=frame["patient_id"].map(final))
+        out[table] = frame
+    return out
+
+
+def _one_row_per_patient(patients: pd.DataFrame) -> pd.DataFrame:
+    """Rows with one patient identifier, from several systems, become one patient: the first
+    non-empty value of each field wins (inputs are read in a stable order)."""
+    if patients.empty:
+        return patients
+    merged = patients.groupby("patient_id", sort=False, dropna=True).first().reset_index()
+    return merged[patients.columns]
+
+
+def _drop_duplicate_stays(
+    tables: dict[str, pd.DataFrame], event_sources: set[str]
+) -> tuple[dict, list[Reject]]:
+    """The second record of a stay already sent is rejected, with all its rows; rows of one
+    stay sent in several event messages (HL7 A01 then A03) are merged instead."""
+    enc = tables["encounter"]
+    if enc.empty:
+        return tables, []
+    dup = enc.duplicated("mdtrt_id", keep="first") & ~enc["source"].isin(event_sources)
+    rejects = [
+        Reject(
+            r.source,
+            r.locator,
+            "duplicate",
+            f"duplicate encounter / 重复就诊: {r.mdtrt_id!r}",
+            "mdtrt_id",
+            r.mdtrt_id,
+        )
+        for r in enc[dup].itertuples()
+    ]
+    dropped = set(zip(enc.loc[dup, "source"], enc.loc[dup, "locator"].map(record_of), strict=True))
+    out = _without(tables, dropped)
+    enc = out["encounter"]
+    out["encounter"] = enc.groupby("mdtrt_id", sort=False).first().reset_index()[enc.columns]
+    return out, rejects
+
+
+def _orphans(rows: pd.DataFrame, field: str, what: str) -> list[Reject]:
+    """One reject per record whose rows point at a missing ``what``."""
+    out = []
+    for r in rows.drop_duplicates(["source", "locator"]).itertuples():
+        value = getattr(r, field)
+        out.append(
+            Reject(
+                r.source,
+                record_of(r.locator),
+                "orphan",
+                f"no converted {what} {value!r} (missing or rejected) / 无对应的已转换记录",
+                field,
+                None if pd.isna(value) else str(value),
+            )
+        )
+    return out
+
+
+def _unique(rejects: list[Reject]) -> list[Reject]:
+    """One reject per record (a record with several orphan rows is rejected once)."""
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for r in rejects:
+        key = (r.source, record_of(r.locator))
+        if key not in seen:
+            seen.add(key)
+            out.append(r)
+    return out
