@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format bench samples clean
+.PHONY: demo test lint format bench fuzz samples clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,11 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_pipeline.py
+	$(BIN)/python benchmarks/term_matching.py
+
+# Long fuzzing: 10,000 mutations per adapter (make test runs a short budget of the same harness).
+fuzz: $(STAMP)
+	HUTONG_FUZZ_EXAMPLES=10000 $(BIN)/python -m pytest -q tests/fuzz_*.py
 
 samples: $(STAMP)
 	$(BIN)/hutong samples generate --vendor vendor-a --cases 200 --seed 2024 --out samples/vendor-a
