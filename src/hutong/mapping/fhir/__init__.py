@@ -1,4 +1,6 @@
-"""FHIR R4 output: canonical tables to Patient, Encounter, Condition and Procedure resources::
+"""FHIR R4 output: canonical tables to Patient, Encounter, Condition and Procedure resources, and
+from the clinical tables ServiceRequest, DiagnosticReport, Observation, ImagingStudy and
+MedicationRequest::
 
 resources = emit_fhir(tables, rejects)   # {"Patient": [...], "Encounter": [...], ...}
 problems = validate(resources)          # [] when every resource and reference is good

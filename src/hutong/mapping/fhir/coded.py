@@ -29,9 +29,10 @@ def keyed(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
     return out
 
 
-def code_systems(frame: pd.DataFrame, kind: str, default: str) -> dict[str, list]:
-    """System URIs per row: ``standard_system`` from ``code_system`` (``default`` when empty)
-    and ``local_system`` from the vendor, resolved once per distinct value."""
+def code_systems(frame: pd.DataFrame, kind: str, default: str | None) -> dict[str, list]:
+    """System URIs per row: ``standard_system`` from ``code_system`` (``default`` when empty;
+    no system when that is ``None`` too) and ``local_system`` from the vendor, resolved once per
+    distinct value."""
     named = text(column(frame, "code_system"))
     return {
         "standard_system": per_value(named.where(named.notna(), default), code_system).tolist(),
@@ -54,3 +55,10 @@ def code_concept(row: dict) -> dict | None:
         standard = {"extension": [{"url": MAP_STATUS, "valueCode": row["map_status"]}], **standard}
     local = coding(row["local_system"], row["local_code"], row["local_name"])
     return concept([standard, local], row["local_name"] or row["name"])
+
+
+def nameless(frame: pd.DataFrame, *also: str) -> pd.Series:
+    """Rows with nothing to write as a code: no standard or local code and no name (nor any of
+    the ``also`` columns). Resources whose code is required cannot be emitted from them."""
+    names = ("code", "local_code", "name", "local_name", *also)
+    return pd.concat([text(column(frame, n)).isna() for n in names], axis=1).all(axis=1)

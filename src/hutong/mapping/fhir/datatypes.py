@@ -7,11 +7,18 @@ forbids empty strings, lists and objects.
 
 from __future__ import annotations
 
+import math
+import re
+import tomllib
 from collections.abc import Callable, Iterator
+from decimal import Decimal
+from functools import cache
+from importlib import resources
 
 import numpy as np
 import pandas as pd
 
+from hutong.mapping.fhir.systems import hl7
 from hutong.terminologies.valuesets import valueset
 
 TZ = "Asia/Shanghai"  # canonical timestamps are naive local China time
@@ -61,8 +68,8 @@ def per_value(column: pd.Series, make: Callable[[str], str]) -> pd.Series:
 
 def compact(element: dict) -> dict:
     """The element without keys whose value is missing or empty."""
-    # Numbers (a rank, 0 days) are kept; None, "", [] and {} are falsy and dropped.
-    return {k: v for k, v in element.items() if v or isinstance(v, int | float)}
+    # Numbers (a rank, 0 days, a 0.0 result) are kept; None, "", [] and {} are falsy and dropped.
+    return {k: v for k, v in element.items() if v or isinstance(v, int | float | Decimal)}
 
 
 def coding(system: str | None, code: str | None, display: str | None = None) -> dict | None:
@@ -107,3 +114,77 @@ def rows(columns: dict[str, list]) -> Iterator[dict]:
     names = list(columns)
     for values in zip(*columns.values(), strict=True):
         yield dict(zip(names, values, strict=True))
+
+
+NUMERAL = re.compile(r"\d+(?:\.\d+)?|\.\d+")
+
+
+def decimal(number: float | None, spelled: str | None = None) -> Decimal | None:
+    """A FHIR decimal (``Decimal``, so its precision survives) of a canonical float.
+
+    Canonical numbers are float64, which forgets how a value was written (7.10 and 7.1 are the
+    same float). When ``spelled`` (the source text: a result, ``3.50-5.30``) holds a numeral of
+    the same value, that spelling is kept: ``decimal(7.1, "7.10")`` is ``Decimal("7.10")``.
+    Otherwise a whole number is written without a fraction (``120``) and any other value as
+    the shortest decimal that reads back as the same float (``7.1``, never ``7.0999...``).
+    """
+    if number is None or not math.isfinite(number):
+        return None
+    if spelled:
+        for token in NUMERAL.findall(spelled):
+            if float(token) == abs(number):
+                found = Decimal(token)
+                return found.copy_negate() if number < 0 else found
+    if number.is_integer() and abs(number) < 1e15:
+        return Decimal(int(number))
+    return Decimal(repr(float(number)))
+
+
+def decimals(numbers: pd.Series, spelled: pd.Series | None = None) -> list[Decimal | None]:
+    """Column form of :func:`decimal` (``spelled`` is a text column or ``None``)."""
+    values = pd.to_numeric(numbers, errors="coerce").astype(float).tolist()
+    spellings = [None] * len(values) if spelled is None else text(spelled).tolist()
+    return [
+        None if math.isnan(v) else decimal(v, s) for v, s in zip(values, spellings, strict=True)
+    ]
+
+
+@cache
+def _ucum_table() -> dict[str, str]:
+    data = resources.files("hutong.mapping.fhir").joinpath("units.toml").read_text("utf-8")
+    return tomllib.loads(data)["ucum"]
+
+
+def ucum(unit: str | None) -> str | None:
+    """The UCUM code of a unit as a source writes it (``mmol/L``, ``×10^9/L``, ``μmol/l``,
+    ``毫克``), from ``units.toml``; ``None`` for a unit not listed there."""
+    if unit is None:
+        return None
+    key = re.sub(r"\s+", "", unit).replace("μ", "u").replace("µ", "u").lower()
+    return _ucum_table().get(key)
+
+
+def quantity(value: Decimal | None, unit: str | None, comparator: str | None = None) -> dict | None:
+    """A Quantity: the unit as written, plus the UCUM system and code when the unit is known."""
+    if value is None:
+        return None
+    code = ucum(unit)
+    return compact(
+        {
+            "value": value,
+            "comparator": comparator,
+            "unit": unit,
+            "system": hl7("ucum") if code else None,
+            "code": code,
+        }
+    )
+
+
+def status(value: str | None, allowed: frozenset[str], default: str) -> str:
+    """A FHIR status code: ``default`` when missing, ``unknown`` when not in the value set
+    (every request and event status value set has ``unknown``; a wrong code would not
+    validate)."""
+    if value is None:
+        return default
+    code = value.strip().lower()
+    return code if code in allowed else "unknown"

@@ -1,20 +1,39 @@
-"""``emit_fhir``: canonical tables to FHIR R4 Patient, Encounter, Condition and Procedure JSON.
+"""``emit_fhir``: canonical tables to FHIR R4 JSON: Patient, Encounter, Condition and Procedure
+from the face sheet tables; ServiceRequest, DiagnosticReport, Observation, ImagingStudy and
+MedicationRequest from the clinical (LIS / PACS / EMR) tables.
 
 References are only written to resources that are emitted too: a diagnosis whose stay is missing
-is not emitted, and goes to the reject path with its source and locator instead of dangling.
+is not emitted, and goes to the reject path with its source and locator instead of dangling. So
+does a clinical row whose patient is missing, or whose 就诊ID names a visit that is missing or is
+another patient's, or an imaging series / instance whose study / series is missing. Optional
+links (a report's order and study, a result's report, a drug's order) are literal references
+when the target is emitted for the same patient; otherwise the report keeps its order and study
+as logical references by identifier and the other links are left out, so no row is lost to them.
 """
 
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import pandas as pd
 
 from hutong import model
-from hutong.mapping.fhir import coded, condition, encounter, patient, procedure
+from hutong.mapping.fhir import (
+    coded,
+    condition,
+    encounter,
+    imaging,
+    medication,
+    observation,
+    order,
+    patient,
+    procedure,
+    report,
+)
 from hutong.mapping.fhir.datatypes import column, integers, text
+from hutong.mapping.fhir.ids import vendor_keyed
 from hutong.mapping.fhir.systems import hl7
 from hutong.model import Reject
 
@@ -24,6 +43,30 @@ REQUIRED = {
     "encounter": ["vendor", "mdtrt_id", "patient_id"],
     "diagnosis": ["vendor", "mdtrt_id", "seq"],
     "procedure": ["vendor", "mdtrt_id", "seq"],
+    "order": ["vendor", "order_id", "patient_id"],
+    "report": ["vendor", "report_id", "patient_id"],
+    "observation": ["vendor", "observation_id", "patient_id"],
+    "imaging_study": ["vendor", "study_uid", "patient_id"],
+    "imaging_series": ["series_uid", "study_uid"],
+    "imaging_instance": ["sop_instance_uid", "series_uid", "study_uid", "sop_class_uid"],
+    "medication": ["vendor", "med_id", "patient_id"],
+}
+# Columns that link a row to another table when they are given (cleaned like the required ones).
+LINKS = {
+    "order": ["mdtrt_id"],
+    "report": ["mdtrt_id", "order_id", "study_uid"],
+    "observation": ["mdtrt_id", "report_id"],
+    "imaging_study": ["mdtrt_id"],
+    "medication": ["mdtrt_id", "order_id"],
+}
+# The resource type each clinical table gives; the type is in the output when one of its tables
+# is given and not empty (a face-sheet-only run has the four face sheet types, as before).
+CLINICAL = {
+    "ServiceRequest": ["order"],
+    "DiagnosticReport": ["report"],
+    "Observation": ["observation"],
+    "ImagingStudy": ["imaging_study", "imaging_series", "imaging_instance"],
+    "MedicationRequest": ["medication"],
 }
 
 ORPHAN = "{table}: no encounter {{mdtrt_id!r}} in the FHIR output / 无对应就诊记录"
@@ -35,9 +78,12 @@ def emit_fhir(
     """FHIR R4 resources (JSON dicts) by type, each list sorted by id.
 
     ``tables`` holds canonical frames by table name (``patient``, ``encounter``, ``diagnosis``,
-    ``procedure``; a missing table is empty, other tables are ignored). Rows that cannot be
-    emitted are appended to ``rejects`` (``orphan``, ``missing_value`` or ``duplicate``), e.g. a
-    diagnosis whose stay is not in the output. Typical use::
+    ``procedure``, and the clinical ``order``, ``report``, ``observation``, ``imaging_study``,
+    ``imaging_series``, ``imaging_instance``, ``medication``; a missing table is empty, other
+    tables such as ``charge`` and ``patient_link`` are ignored). The four face sheet types are
+    always in the result; a clinical type only when one of its tables is given and not empty.
+    Rows that cannot be emitted are appended to ``rejects`` (``orphan``, ``missing_value`` or
+    ``duplicate``), e.g. a diagnosis whose stay is not in the output. Typical use::
 
         rejects = []
         resources = emit_fhir({"patient": pt, "encounter": enc, "diagnosis": dx}, rejects)
@@ -71,12 +117,14 @@ def _emit(tables: dict[str, pd.DataFrame], found: list[Reject]) -> dict[str, lis
     stays = encounter.keyed(_usable(tables, "encounter", found))
     stays = _attach(
         stays,
-        people[["vendor", "patient_id", "id"]].rename(columns={"id": "patient"}),
+        people[["patient_id", "id"]].rename(columns={"id": "patient"}),
         "patient_id",
         "encounter {mdtrt_id!r}: no patient {patient_id!r} in the patient table / 无对应患者",
         found,
     )
-    stay_keys = stays[["vendor", "mdtrt_id", "id", "patient"]].rename(columns={"id": "encounter"})
+    # The pipeline links identities across systems first (one patient per patient_id, one stay
+    # per mdtrt_id), so rows join on the identifier alone: a PACS study finds the HIS patient.
+    stay_keys = stays[["mdtrt_id", "id", "patient"]].rename(columns={"id": "encounter"})
 
     dx = coded.keyed(_usable(tables, "diagnosis", found), "diagnosis")
     dx = _attach(dx, stay_keys, "mdtrt_id", ORPHAN.format(table="diagnosis"), found)
@@ -102,7 +150,165 @@ def _emit(tables: dict[str, pd.DataFrame], found: list[Reject]) -> dict[str, lis
         "Condition": conditions,
         "Procedure": procedures,
     }
+    given = {t for t, frame in tables.items() if frame is not None and len(frame)}
+    if given & {t for names in CLINICAL.values() for t in names}:
+        clinical = _clinical(tables, found, people, stay_keys)
+        out.update({kind: clinical[kind] for kind, names in CLINICAL.items() if given & set(names)})
     return {kind: sorted(items, key=lambda r: r["id"]) for kind, items in out.items()}
+
+
+def _clinical(
+    tables: dict[str, pd.DataFrame],
+    found: list[Reject],
+    people: pd.DataFrame,
+    stay_keys: pd.DataFrame,
+) -> dict[str, list[dict]]:
+    """The clinical resources. ``people`` is the keyed patient frame, ``stay_keys`` the
+    vendor / mdtrt_id / Encounter id / Patient id of every emitted encounter."""
+    patient_keys = people[["patient_id", "id"]].rename(columns={"id": "patient"})
+
+    def placed(table: str, key: str) -> pd.DataFrame:
+        """Usable rows of ``table`` with their Patient id and, when they name one, Encounter id."""
+        frame = _attach(
+            _usable(tables, table, found),
+            patient_keys,
+            "patient_id",
+            f"{table} {{{key}!r}}: no patient {{patient_id!r}} in the patient table / 无对应患者",
+            found,
+        )
+        message = (
+            f"{table} {{{key}!r}}: no encounter {{mdtrt_id!r}} of patient {{patient_id!r}} in "
+            "the FHIR output / 无对应就诊记录"
+        )
+        return _attach(frame, stay_keys, "mdtrt_id", message, found, optional=True)
+
+    orders = vendor_keyed(placed("order", "order_id"), "order_id")
+    requests = _unique(order.service_requests(orders), orders, "order_id", found)
+    order_keys = orders[["vendor", "order_id", "patient", "id"]].rename(columns={"id": "order"})
+
+    studies, series_of, instances_of = _imaging(tables, found, placed)
+    study_keys = studies[["study_uid", "patient", "id"]].rename(columns={"id": "study"})
+    imaging_studies = _unique(
+        imaging.imaging_studies(studies, series_of, instances_of), studies, "study_uid", found
+    )
+
+    reports = _named(placed("report", "report_id"), "report", "report_id", found, "category")
+    reports = vendor_keyed(reports, "report_id")
+    reports = _link(_link(reports, order_keys), study_keys)
+
+    results = placed("observation", "observation_id")
+    results = vendor_keyed(
+        _named(results, "observation", "observation_id", found), "observation_id"
+    )
+    report_keys = reports[["vendor", "report_id", "patient", "id"]].assign(
+        report_category=column(reports, "category"),
+        report_time=column(reports, "effective_time"),
+    )
+    report_keys = report_keys.rename(columns={"id": "report"})
+    results = _link(results, report_keys)
+    built = observation.observations(results)
+    kept = _kept(built, results, "observation_id", found)
+    observations = [o for o, keep in zip(built, kept, strict=True) if keep]
+    listed = results[kept & results["report"].notna()]
+    listed = listed.assign(_seq=pd.to_numeric(column(listed, "seq"), errors="coerce"))
+    listed = listed.sort_values(["_seq", "observation_id"], kind="mergesort", na_position="last")
+    members: dict[str, list[str]] = {}
+    for report_id, observation_id in zip(listed["report"], listed["id"], strict=True):
+        members.setdefault(report_id, []).append(observation_id)
+    diagnostic_reports = _unique(report.reports(reports, members), reports, "report_id", found)
+
+    drugs = _named(placed("medication", "med_id"), "medication", "med_id", found)
+    drugs = _link(vendor_keyed(drugs, "med_id"), order_keys)
+    medication_requests = _unique(medication.medication_requests(drugs), drugs, "med_id", found)
+    return {
+        "ServiceRequest": requests,
+        "DiagnosticReport": diagnostic_reports,
+        "Observation": observations,
+        "ImagingStudy": imaging_studies,
+        "MedicationRequest": medication_requests,
+    }
+
+
+def _imaging(
+    tables: dict[str, pd.DataFrame],
+    found: list[Reject],
+    placed: Callable[[str, str], pd.DataFrame],
+) -> tuple[pd.DataFrame, dict[str, list[dict]], dict[str, list[dict]]]:
+    """The keyed study frame, its series by study id and their instances by series UID.
+
+    A series whose study is not emitted, or an instance whose series is not, is an orphan.
+    Series and instances are keyed by their UIDs alone: a repeated UID that says the same is
+    dropped quietly, one that differs is rejected as a duplicate.
+    """
+    studies = imaging.keyed(placed("imaging_study", "study_uid"))
+    series = _attach(
+        _usable(tables, "imaging_series", found),
+        studies[["study_uid", "id"]].rename(columns={"id": "study"}),
+        "study_uid",
+        "imaging_series {series_uid!r}: no study {study_uid!r} in the FHIR output / 无对应检查",
+        found,
+    )
+    elements = imaging.series(series)
+    kept = _firsts(
+        [{"study": s, **e} for s, e in zip(series["study"], elements, strict=True)],
+        series["series_uid"].tolist(),
+        [f"series {uid}" for uid in series["series_uid"]],
+        series,
+        "series_uid",
+        found,
+    )
+    series = series[kept]
+    series_of: dict[str, list[dict]] = {}
+    for study_id, element in zip(series["study"], _only(elements, kept), strict=True):
+        series_of.setdefault(study_id, []).append(element)
+
+    instances = _attach(
+        _usable(tables, "imaging_instance", found),
+        series[["series_uid", "study_uid", "study"]],
+        "series_uid",
+        "imaging_instance {sop_instance_uid!r}: no series {series_uid!r} of study "
+        "{study_uid!r} in the FHIR output / 无对应序列",
+        found,
+    )
+    elements = imaging.instances(instances)
+    kept = _firsts(
+        [{"series": s, **e} for s, e in zip(instances["series_uid"], elements, strict=True)],
+        instances["sop_instance_uid"].tolist(),
+        [f"instance {uid}" for uid in instances["sop_instance_uid"]],
+        instances,
+        "sop_instance_uid",
+        found,
+    )
+    instances_of: dict[str, list[dict]] = {}
+    for series_uid, element in zip(
+        instances.loc[kept, "series_uid"], _only(elements, kept), strict=True
+    ):
+        instances_of.setdefault(series_uid, []).append(element)
+    return studies, series_of, instances_of
+
+
+def _only(elements: list[dict], kept: pd.Series) -> list[dict]:
+    """The elements whose row is kept."""
+    return [e for e, keep in zip(elements, kept, strict=True) if keep]
+
+
+def _named(
+    frame: pd.DataFrame, table: str, key: str, found: list[Reject], *also: str
+) -> pd.DataFrame:
+    """Rows that have a code or a name: the resource's code is required, so the others are
+    rejected as ``missing_value``."""
+    bad = coded.nameless(frame, *also)
+    for _, row in frame[bad].iterrows():
+        message = f"{table} {row[key]!r} without code or name: not converted to FHIR / 必填值缺失"
+        found.append(_reject(row, "missing_value", message, "name"))
+    return frame[~bad].reset_index(drop=True)
+
+
+def _link(frame: pd.DataFrame, keys: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with the id columns of ``keys`` where the shared columns match (left join; an
+    optional link, so a row without a match keeps a missing id and is not rejected)."""
+    on = [c for c in keys.columns if c in frame.columns]
+    return frame.merge(keys.drop_duplicates(on), how="left", on=on, validate="many_to_one")
 
 
 def _usable(tables: dict[str, pd.DataFrame], table: str, found: list[Reject]) -> pd.DataFrame:
@@ -112,7 +318,8 @@ def _usable(tables: dict[str, pd.DataFrame], table: str, found: list[Reject]) ->
     cleaned = {name: text(column(frame, name)) for name in REQUIRED[table]}
     if "seq" in cleaned:
         cleaned["seq"] = integers(column(frame, "seq"))
-    frame = frame.assign(**cleaned)
+    links = {name: text(column(frame, name)) for name in LINKS.get(table, [])}
+    frame = frame.assign(**cleaned, **links)
     missing = pd.DataFrame(cleaned).isna()
     bad = missing.any(axis=1)
     for i in bad[bad].index:
@@ -127,13 +334,21 @@ def _usable(tables: dict[str, pd.DataFrame], table: str, found: list[Reject]) ->
 
 
 def _attach(
-    frame: pd.DataFrame, keys: pd.DataFrame, field: str, message: str, found: list[Reject]
+    frame: pd.DataFrame,
+    keys: pd.DataFrame,
+    field: str,
+    message: str,
+    found: list[Reject],
+    optional: bool = False,
 ) -> pd.DataFrame:
-    """Rows of ``frame`` joined to the ids in ``keys`` on vendor + ``field``; rows without a
-    match are rejected as orphans (``message`` is formatted with the row)."""
+    """Rows of ``frame`` joined to the ids in ``keys`` on the columns both have (vendor +
+    ``field``, ...); rows without a match are rejected as orphans (``message`` is formatted with
+    the row). With ``optional``, a row whose ``field`` is missing is kept, without the ids."""
     on = [c for c in keys.columns if c in frame.columns]
     merged = frame.merge(keys.drop_duplicates(on), how="left", on=on, validate="many_to_one")
     hit = merged[[c for c in keys.columns if c not in on]].notna().all(axis=1)
+    if optional:
+        hit |= merged[field].isna()
     for _, row in merged[~hit].iterrows():
         found.append(_reject(row, "orphan", message.format(**row.to_dict()), field))
     return merged[hit].reset_index(drop=True)
@@ -142,14 +357,28 @@ def _attach(
 def _kept(resources: list[dict], frame: pd.DataFrame, field: str, found: list[Reject]) -> pd.Series:
     """Which rows give a new resource id. A repeat that says the same is dropped quietly (a
     wide export repeats the patient on every stay); a repeat that differs is rejected."""
+    ids = [r["id"] for r in resources]
+    names = [f"{r['resourceType']}/{r['id']}" for r in resources]
+    return _firsts(resources, ids, names, frame, field, found)
+
+
+def _firsts(
+    items: list[dict],
+    keys: list[str],
+    names: list[str],
+    frame: pd.DataFrame,
+    field: str,
+    found: list[Reject],
+) -> pd.Series:
+    """Which rows are the first of their key (see :func:`_kept`); ``names`` name the items in
+    the reject message."""
     first: dict[str, dict] = {}
     kept = []
-    for i, resource in enumerate(resources):
-        earlier = first.setdefault(resource["id"], resource)
-        kept.append(earlier is resource)
-        if earlier is not resource and earlier != resource:
-            ref = f"{resource['resourceType']}/{resource['id']}"
-            message = f"differs from an earlier row for {ref}; first row kept / 重复记录"
+    for i, (item, key) in enumerate(zip(items, keys, strict=True)):
+        earlier = first.setdefault(key, item)
+        kept.append(earlier is item)
+        if earlier is not item and earlier != item:
+            message = f"differs from an earlier row for {names[i]}; first row kept / 重复记录"
             found.append(_reject(frame.iloc[i], "duplicate", message, field))
     return pd.Series(kept, index=frame.index, dtype=bool)
 

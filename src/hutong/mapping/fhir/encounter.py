@@ -1,4 +1,5 @@
-"""Encounter resources from the canonical ``encounter`` table: one inpatient stay per 就诊ID.
+"""Encounter resources from the canonical ``encounter`` table: one visit per 就诊ID, an inpatient
+stay unless ``enc_class`` says otherwise (AMB outpatient, EMER emergency).
 
 The stay carries what the face sheet says about admission and discharge (入院途径, 离院方式) and
 lists its diagnoses with their rank, rank 1 being the 主要诊断.
@@ -21,9 +22,23 @@ from hutong.mapping.fhir.datatypes import (
     texts,
 )
 from hutong.mapping.fhir.ids import resource_ids
-from hutong.mapping.fhir.systems import hl7, valueset_system, vendor_system
+from hutong.mapping.fhir.systems import hl7, local_system, valueset_system, vendor_system
 
-INPATIENT = {"code": "IMP", "display": "inpatient encounter"}
+# v3 ActEncounterCode (the codes of the R4 Encounter.class binding) with their displays.
+ENCOUNTER_CLASS = {
+    "AMB": "ambulatory",
+    "EMER": "emergency",
+    "FLD": "field",
+    "HH": "home health",
+    "IMP": "inpatient encounter",
+    "ACUTE": "inpatient acute",
+    "NONAC": "inpatient non-acute",
+    "OBSENC": "observation encounter",
+    "PRENC": "pre-admission",
+    "SS": "short stay",
+    "VR": "virtual",
+}
+INPATIENT = {"code": "IMP", "display": ENCOUNTER_CLASS["IMP"]}
 DISCHARGE_DIAGNOSIS = {"code": "DD", "display": "Discharge diagnosis"}
 
 
@@ -35,6 +50,17 @@ def keyed(frame: pd.DataFrame) -> pd.DataFrame:
     )
     out["id"] = resource_ids(out["key_system"], out["key_value"])
     return out
+
+
+def encounter_class(value: str | None, vendor: str, act_code: str) -> dict:
+    """Encounter.class (a Coding, required): the v3 ActEncounterCode of ``enc_class``, IMP when
+    it is empty; a value outside ActEncounterCode is kept as the vendor's own code."""
+    if value is None:
+        return {"system": act_code, **INPATIENT}
+    code = value.upper()
+    if code in ENCOUNTER_CLASS:
+        return {"system": act_code, "code": code, "display": ENCOUNTER_CLASS[code]}
+    return {"system": local_system(vendor, "enc_class"), "code": value}
 
 
 def diagnosis_entry(condition_id: str, rank: int, role_system: str) -> dict:
@@ -56,7 +82,9 @@ def encounters(frame: pd.DataFrame, diagnoses: dict[str, list[dict]]) -> list[di
         "id",
         "key_system",
         "key_value",
+        "vendor",
         "patient",
+        "enc_class",
         "ipt_med_type",
         "adm_way",
         "dscg_way",
@@ -92,7 +120,7 @@ def encounters(frame: pd.DataFrame, diagnoses: dict[str, list[dict]]) -> list[di
                         }
                     ],
                     "status": "finished" if discharged else "in-progress",
-                    "class": {"system": act_code, **INPATIENT},
+                    "class": encounter_class(row["enc_class"], row["vendor"], act_code),
                     # 日间手术 (ipt_med_type 2) is still IMP in v3 ActCode; the type says which.
                     "type": [kind] if kind else None,
                     "subject": reference("Patient", row["patient"]),

@@ -10,7 +10,8 @@ import uuid
 
 import pandas as pd
 
-from hutong.mapping.fhir.systems import namespace
+from hutong.mapping.fhir.datatypes import per_value, text
+from hutong.mapping.fhir.systems import namespace, vendor_system
 
 
 def resource_id(system: str, value: str) -> str:
@@ -28,3 +29,15 @@ def resource_ids(systems: pd.Series, values: pd.Series) -> pd.Series:
     ns = namespace()
     keys = systems.astype(str) + "|" + values.astype(str)
     return pd.Series([str(uuid.uuid5(ns, key)) for key in keys], index=systems.index, dtype=object)
+
+
+def vendor_keyed(frame: pd.DataFrame, column: str) -> pd.DataFrame:
+    """The frame with the resource ``id`` from the vendor's identifier ``column`` (``order_id``,
+    ``report_id``, ...): ``key_system`` is ``urn:hutong:sid:<vendor>:<column>``, ``key_value``
+    the column's value."""
+    out = frame.assign(
+        key_system=per_value(text(frame["vendor"]), lambda v: vendor_system(v, column)),
+        key_value=text(frame[column]),
+    )
+    out["id"] = resource_ids(out["key_system"], out["key_value"])
+    return out

@@ -1,19 +1,97 @@
 """Bulk Data style output: ``<Type>.ndjson``, one compact JSON resource per line.
 
 Lines are sorted by id and keys are sorted, so two runs over the same input give byte-identical
-files whatever order the rows or dict keys arrived in.
+files whatever order the rows or dict keys arrived in. FHIR decimals (``decimal.Decimal`` values,
+e.g. ``Observation.valueQuantity.value``) are written as JSON numbers exactly as they are
+spelled, so ``7.10`` stays ``7.10``.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import secrets
+from decimal import Decimal
 from pathlib import Path
+
+# Every resource type emit_fhir can give. A type missing from a run's output (a face-sheet-only
+# run has no Observation) has its file removed from the folder, so a re-run never leaves stale
+# resources of an earlier run beside the new ones.
+TYPES = (
+    "Patient",
+    "Encounter",
+    "Condition",
+    "Procedure",
+    "ServiceRequest",
+    "DiagnosticReport",
+    "Observation",
+    "ImagingStudy",
+    "MedicationRequest",
+)
+
+
+# Stand-in for a Decimal while the C encoder runs: NUL (which FHIR strings may not hold) and a
+# per-process random token, then the Decimal's index.
+_MARK = f"\x00{secrets.token_hex(8)}:"
+_MARKED = re.compile(re.escape(json.dumps(_MARK)[:-1]) + r'(\d+)"')
+
+
+class _HasDecimal(Exception):
+    """Raised by the exact encoder's C pass at the first Decimal, to go one level down."""
+
+
+def _no_decimal(value: object) -> object:
+    if isinstance(value, Decimal):
+        raise _HasDecimal
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def _number(value: Decimal) -> str:
+    if not value.is_finite():
+        raise ValueError(f"{value} is not a JSON number")
+    return str(value)
+
+
+def _dumps(value: object, default=_no_decimal) -> str:
+    return json.dumps(
+        value, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=default
+    )
+
+
+def _exact(value: object) -> str:
+    """JSON of ``value`` with its Decimals as numbers, without stand-ins (the slow path)."""
+    try:
+        return _dumps(value)
+    except _HasDecimal:
+        pass
+    if isinstance(value, Decimal):
+        return _number(value)
+    if isinstance(value, dict):
+        items = (f"{_dumps(str(k))}:{_exact(value[k])}" for k in sorted(value))
+        return "{" + ",".join(items) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(_exact(v) for v in value) + "]"
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
 def ndjson_line(resource: dict) -> str:
     """One resource as a compact, key-sorted JSON line (UTF-8 text, not \\u escapes)."""
-    return json.dumps(resource, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    found: list[Decimal] = []
+
+    def stand_in(value: object) -> object:
+        if isinstance(value, Decimal):
+            found.append(value)
+            return f"{_MARK}{len(found) - 1}"
+        raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+    line = _dumps(resource, stand_in)
+    if not found:
+        return line
+    line, replaced = _MARKED.subn(lambda m: _number(found[int(m.group(1))]), line)
+    if replaced != len(found):  # the data held a stand-in itself: never guess, go exact
+        return _exact(resource)
+    return line
 
 
 def write_ndjson(resources: dict[str, list[dict]], folder: Path) -> dict[str, int]:
@@ -21,7 +99,8 @@ def write_ndjson(resources: dict[str, list[dict]], folder: Path) -> dict[str, in
 
     A run passes ``OUT/fhir``, giving the ``OUT/fhir/Patient.ndjson`` layout of the design.
 
-    A type with no resources still gets an (empty) file, so a re-run into the same folder
+    A type with no resources still gets an (empty) file, and the file of a type hutong emits
+    (:data:`TYPES`) that is not in ``resources`` is removed, so a re-run into the same folder
     leaves no stale lines behind. Each file is written beside its target and renamed into
     place, so a reader never sees half a file.
     """
@@ -37,4 +116,7 @@ def write_ndjson(resources: dict[str, list[dict]], folder: Path) -> dict[str, in
                 out.write(ndjson_line(resource) + "\n")
         os.replace(partial, path)
         counts[kind] = len(items)
+    for kind in TYPES:
+        if kind not in resources:
+            (target / f"{kind}.ndjson").unlink(missing_ok=True)
     return counts

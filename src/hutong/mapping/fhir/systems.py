@@ -52,11 +52,19 @@ def certificate_system(cert_type: str | None, number: str) -> str:
     return systems()["ids"]["certificate"].format(type=_urn_part(cert_type or "unknown"))
 
 
+V2_TABLE = re.compile(r"HL7\d{4}")
+
+
 def code_system(name: str) -> str:
-    """System URI of a standard code system named as in the canonical ``code_system`` column."""
+    """System URI of a standard code system named as in the canonical ``code_system`` column
+    (as written, else lower-cased: ``LOINC``, ``loinc`` and ``LN`` all give http://loinc.org;
+    an HL7 v2 table ``HL7nnnn`` gives http://terminology.hl7.org/CodeSystem/v2-nnnn)."""
     table = systems()["codesystems"]
-    if name in table["standard"]:
-        return table["standard"][name]
+    for key in (name, name.lower()):
+        if key in table["standard"]:
+            return table["standard"][key]
+    if V2_TABLE.fullmatch(name):
+        return table["hl7v2"].format(table=name[3:])
     return table["fallback"].format(name=_urn_part(name))
 
 
@@ -81,3 +89,8 @@ def extension_url(name: str) -> str:
 def hl7(name: str) -> str:
     """An HL7 code system URI by short name (``act_code``, ``diagnosis_role``, ...)."""
     return systems()["hl7"][name]
+
+
+def dicom(name: str) -> str:
+    """A DICOM URI by short name (``uid``, ``modality``, ``sop_class``)."""
+    return systems()["dicom"][name]

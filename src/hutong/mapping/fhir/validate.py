@@ -66,6 +66,15 @@ def bindings() -> list[dict]:
     return tomllib.loads(text)["binding"]
 
 
+def allowed(resource_type: str, path: str) -> frozenset[str]:
+    """The codes of the required binding of ``resource_type``'s element ``path`` (e.g.
+    ``allowed("Observation", "status")``), so emitters and the check read one list."""
+    for binding in bindings():
+        if binding["resource"] == resource_type and binding["path"] == path:
+            return frozenset(binding["codes"])
+    raise KeyError(f"no binding for {resource_type}.{path} in bindings.toml")
+
+
 def binding_problems(resource: dict) -> list[str]:
     """Codes outside a required value set."""
     problems = []
