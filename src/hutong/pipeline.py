@@ -67,14 +67,23 @@ class RunResult:
     fhir_errors: list[str] = field(default_factory=list)
 
 
+DOCS = ("README*", "*.md", "SOURCES*", "LICENSE*")  # notes beside the data, not data
+
+
 def input_files(inputs: list[Path]) -> list[Path]:
     """Files to read: the files given, and every file inside folders given (walked in sorted
-    order; hidden files skipped). Each goes to the adapter that recognises it."""
+    order; hidden files and notes such as README.md skipped). Each goes to the adapter that
+    recognises it; a file nobody recognises is rejected, not skipped."""
     files: list[Path] = []
     for item in inputs:
         if item.is_dir():
             found = sorted(p for p in item.rglob("*") if p.is_file())
-            files.extend(p for p in found if not any(part.startswith(".") for part in p.parts))
+            files.extend(
+                p
+                for p in found
+                if not any(part.startswith(".") for part in p.relative_to(item).parts)
+                and not any(p.match(pattern) for pattern in DOCS)
+            )
         elif item.exists():
             files.append(item)
         else:
@@ -168,7 +177,8 @@ def run(
         for t, p in parts.items()
     }
     tables = _imaging(tables)
-    events = {s for s, entry in books.files.items() if entry["kind"] == "hl7v2"}
+    # HL7 feeds and CDA documents describe one stay in several messages or documents.
+    events = {s for s, entry in books.files.items() if entry["kind"] in ("hl7v2", "cda")}
     tables, linked, link_notes = link(tables, events)
     books.rejects.extend(linked)
     coders = _coders(options)

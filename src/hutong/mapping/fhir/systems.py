@@ -65,6 +65,8 @@ def code_system(name: str) -> str:
             return table["standard"][key]
     if V2_TABLE.fullmatch(name):
         return table["hl7v2"].format(table=name[3:])
+    if name.startswith("urn:oid:"):
+        return name  # an OID a document gave for a system nobody named: already a URI
     return table["fallback"].format(name=_urn_part(name))
 
 
