@@ -176,7 +176,8 @@ def run(
         t: pd.concat(p, ignore_index=True) if p else pd.DataFrame(columns=SCHEMAS[t].names)
         for t, p in parts.items()
     }
-    tables = _imaging(tables)
+    tables, repeated = _imaging(tables)
+    books.rejects.extend(repeated)
     # HL7 feeds and CDA documents describe one stay in several messages or documents.
     events = {s for s, entry in books.files.items() if entry["kind"] in ("hl7v2", "cda")}
     tables, linked, link_notes = link(tables, events)
@@ -221,15 +222,33 @@ def run(
     return RunResult(manifest, rejects, tables, sheet, findings, fhir_errors)
 
 
-def _imaging(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
-    """Study and series rows from every DICOM instance of the run (a study spans batches)."""
+def _imaging(tables: dict[str, pd.DataFrame]) -> tuple[dict[str, pd.DataFrame], list[Reject]]:
+    """Study and series rows from every DICOM instance of the run (a study spans batches).
+
+    The same instance met again (a copy, another encoding of it, a DICOMDIR entry for a file
+    also walked) is a duplicate record: rejected, so each instance counts once.
+    """
     instances = tables["imaging_instance"]
     if instances.empty:
-        return tables
+        return tables, []
     from hutong.adapters.dicom import aggregate
 
+    dup = instances.duplicated("sop_instance_uid", keep="first")
+    rejects = [
+        Reject(
+            r.source,
+            r.locator,
+            "duplicate",
+            "instance already read / 重复的影像实例",
+            "(0008,0018) SOPInstanceUID",
+            r.sop_instance_uid,
+        )
+        for r in instances[dup].itertuples()
+    ]
+    instances = instances[~dup]
     studies, series = aggregate(instances, tables["imaging_study"], tables["imaging_series"])
-    return {**tables, "imaging_study": studies, "imaging_series": series}
+    return {**tables, "imaging_instance": instances, "imaging_study": studies,
+            "imaging_series": series}, rejects  # fmt: skip
 
 
 def _inpatient(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:

@@ -1,0 +1,184 @@
+"""Broken and hostile DICOM input is rejected with a reason, within bounded time and memory.
+
+Files are built by :mod:`test_dicom_synthetic` and then cut, patched or padded here the way a
+failed transfer, a buggy writer or an attacker would.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pydicom.uid import DeflatedExplicitVRLittleEndian
+
+from hutong.adapters import dicom_header
+from hutong.adapters.dicom import read, read_dir, sniff
+from test_dicom_synthetic import fileset, instance, one, reject, write
+
+
+def with_pixels(path: Path, **values) -> Path:
+    """A 64×64 8-bit image: 4096 bytes of Pixel Data at the end of the file."""
+    ds = instance(**values)
+    ds.Rows = ds.Columns = 64
+    ds.BitsAllocated = ds.BitsStored = 8
+    ds.HighBit = 7
+    ds.SamplesPerPixel = 1
+    ds.PixelRepresentation = 0
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.PixelData = np.arange(4096, dtype=np.uint8).tobytes()
+    ds.save_as(path, enforce_file_format=True)
+    return path
+
+
+# ---- not DICOM --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"",
+        "患者姓名,性别\n张三,男\n".encode("gb18030"),
+        b"MSH|^~\\&|HIS|||\r" * 20,
+        random.Random(7).randbytes(4096),
+        b"\x00" * 4096,
+    ],
+    ids=["empty", "csv", "hl7", "random", "zeros"],
+)
+def test_other_files_are_not_sniffed_and_forced_ones_are_rejected(tmp_path, content):
+    path = tmp_path / "not.dcm"
+    path.write_bytes(content)
+    assert not sniff(content[:4096], path)
+    rejected = reject(path)
+    assert (rejected.reason, rejected.locator) == ("malformed", "not.dcm")
+    assert "not a DICOM file" in rejected.message
+
+
+def test_a_bare_data_set_is_read_even_with_a_stray_byte_before_it(tmp_path):
+    full = write(tmp_path / "full.dcm").read_bytes()
+    start = 132 + 12 + struct.unpack_from("<L", full, 140)[0]  # after the file meta group
+    for name, data in {"bare": full[start:], "stray": b" " + full[start:]}.items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        assert sniff(data, path)
+        assert one(path).rejects == []
+
+
+# ---- cut and lying files ----------------------------------------------------------------------
+
+
+def test_a_file_cut_in_its_pixel_data_is_truncated(tmp_path):
+    data = with_pixels(tmp_path / "full.dcm").read_bytes()
+    assert one(tmp_path / "full.dcm").rejects == []
+    (tmp_path / "cut.dcm").write_bytes(data[: len(data) - 1000])
+    rejected = reject(tmp_path / "cut.dcm")
+    assert (rejected.reason, rejected.field) == ("truncated", "(7FE0,0010) PixelData")
+
+
+def test_a_file_cut_in_its_header_is_truncated(tmp_path):
+    data = write(tmp_path / "full.dcm", PatientName="Zhang^San").read_bytes()
+    (tmp_path / "cut.dcm").write_bytes(data[: data.index(b"Zhang") + 3])
+    assert reject(tmp_path / "cut.dcm").reason == "truncated"
+
+
+@pytest.mark.parametrize("length", [0xFFFE, 0x7FFFFFF0, 0xFFFFFFF0])
+def test_a_length_past_the_end_of_the_file_is_truncated(tmp_path, length):
+    data = bytearray(with_pixels(tmp_path / "a.dcm").read_bytes())
+    if length <= 0xFFFF:  # PatientName's 2-byte length
+        at = data.index(b"\x10\x00\x10\x00PN") + 6
+        data[at : at + 2] = struct.pack("<H", length)
+    else:  # Pixel Data's 4-byte length
+        at = data.index(b"\xe0\x7f\x10\x00OB") + 8
+        data[at : at + 4] = struct.pack("<L", length)
+    (tmp_path / "a.dcm").write_bytes(bytes(data))
+    assert reject(tmp_path / "a.dcm").reason == "truncated"
+
+
+# ---- large and deep ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("size", [5_000, 200_000])
+def test_a_huge_value_is_refused(tmp_path, size):
+    rejected = reject(write(tmp_path / "a.dcm", PatientName="A" * size))
+    assert (rejected.reason, rejected.field) == ("hostile", "(0010,0010) PatientName")
+
+
+def nested(depth: int) -> bytes:
+    """ContentSequence items nested ``depth`` deep, undefined lengths, never closed."""
+    level = b"\x40\x00\x30\xa7SQ\x00\x00\xff\xff\xff\xff" + b"\xfe\xff\x00\xe0\xff\xff\xff\xff"
+    return level * depth
+
+
+def test_sequences_nested_without_end_are_refused(tmp_path):
+    path = write(tmp_path / "a.dcm")
+    path.write_bytes(path.read_bytes() + nested(20_000))
+    rejected = reject(path)
+    assert rejected.reason == "hostile" and "nested" in rejected.message
+
+
+def test_a_header_past_the_budget_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(dicom_header, "BUDGET", 64 * 1024)
+    items = b"".join(
+        b"\xfe\xff\x00\xe0\x10\x00\x00\x00" + b"\x08\x00\x00\x01SH\x08\x00CODE0001"
+        for _ in range(10_000)
+    )
+    path = write(tmp_path / "a.dcm")
+    path.write_bytes(path.read_bytes() + b"\x40\x00\x30\xa7SQ\x00\x00\xff\xff\xff\xff" + items)
+    rejected = reject(path)
+    assert rejected.reason == "hostile" and "MiB" in rejected.message
+
+
+def test_a_deflate_bomb_is_refused_before_it_inflates(tmp_path, monkeypatch):
+    ds = instance()
+    ds.file_meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
+    ds.add_new(0x00091010, "OB", bytes(8 * 1024 * 1024))  # a private blob of zeros
+    ds.add_new(0x00090010, "LO", "HUTONG")
+    ds.save_as(tmp_path / "bomb.dcm", enforce_file_format=True)
+    assert os.path.getsize(tmp_path / "bomb.dcm") < 64 * 1024
+    assert one(tmp_path / "bomb.dcm").rejects == []  # within the budget it is a plain file
+    monkeypatch.setattr(dicom_header, "BUDGET", 1024 * 1024)
+    rejected = reject(tmp_path / "bomb.dcm")
+    assert rejected.reason == "hostile" and "inflates" in rejected.message
+
+
+# ---- DICOMDIR ---------------------------------------------------------------------------------
+
+FILE_ID = b"PT000000\\ST000000\\SE000000\\IM000001"
+
+
+def test_a_file_id_out_of_the_folder_is_refused(tmp_path):
+    dicomdir = fileset(tmp_path / "cd")
+    escape = b"..\\" * 8 + b"etc\\passwd."
+    assert len(escape) == len(FILE_ID)
+    dicomdir.write_bytes(dicomdir.read_bytes().replace(FILE_ID, escape))
+    [batch] = read(dicomdir)
+    assert batch.read == 3 and len(batch.tables["imaging_instance"]) == 2
+    [rejected] = batch.rejects
+    assert (rejected.reason, rejected.field) == ("hostile", "(0004,1500) ReferencedFileID")
+
+
+def test_a_link_out_of_the_folder_is_refused(tmp_path):
+    fileset(tmp_path / "cd")
+    target = tmp_path / "cd" / "PT000000" / "ST000000" / "SE000000" / "IM000001"
+    outside = write(tmp_path / "outside.dcm")
+    target.unlink()
+    target.symlink_to(outside)
+    [batch] = read_dir(tmp_path / "cd")
+    assert [r.reason for r in batch.rejects] == ["hostile"]
+
+
+def test_a_loop_in_the_record_offsets_ends(tmp_path):
+    dicomdir = fileset(tmp_path / "cd")
+    data = dicomdir.read_bytes()
+    last_next = b"\x04\x00\x00\x14UL\x04\x00" + struct.pack("<L", 0)
+    first_image = data.index(b"\x04\x00\x30\x14CS\x06\x00IMAGE ")  # its record type element
+    start = data.rindex(b"\xfe\xff\x00\xe0", 0, first_image)  # the item it is in
+    at = data.rindex(last_next)
+    looped = data[:at] + last_next[:8] + struct.pack("<L", start) + data[at + 12 :]
+    assert looped != data
+    dicomdir.write_bytes(looped)
+    [batch] = read(dicomdir)
+    assert batch.read == 3 and batch.rejects == []
