@@ -1,0 +1,155 @@
+"""``read``: an HL7 v2 file → batches of canonical rows, one record per message.
+
+Every message read is either converted (its rows in the batch tables) or rejected (one
+:class:`~hutong.model.Reject` with ``file.hl7#n`` and a reason); text outside any message is a
+record of its own, rejected. Nothing raises for bad input: a bug in a converter becomes a
+``malformed`` reject that says "could not convert", so a run goes on and the fuzz tests see it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+
+from hutong.adapters.batch import Batch
+from hutong.adapters.hl7v2 import er7
+from hutong.adapters.hl7v2.charsets import declared, decode_message
+from hutong.adapters.hl7v2.context import Context, Notes, Rejected
+from hutong.adapters.hl7v2.framing import Chunk, Envelope, chunks
+from hutong.adapters.hl7v2.messages import convert, header
+from hutong.adapters.hl7v2.profile import Profile, load
+from hutong.model import SCHEMAS, Reject
+
+KIND = "hl7v2"
+INTERNAL = "could not convert"  # marks a converter bug on the reject path
+
+
+class _Slice:
+    """Records, rows, rejects and notes of the batch being filled."""
+
+    def __init__(self) -> None:
+        self.read = 0
+        self.rows: dict[str, list[dict]] = {}
+        self.rejects: list[Reject] = []
+        self.notes = Notes()
+
+
+def read(
+    path: Path, batch_size: int = 5000, profile: Profile | str | Path | None = None
+) -> Iterator[Batch]:
+    """Yield batches of at most ``batch_size`` messages from one HL7 v2 file."""
+    prof = profile if isinstance(profile, Profile) else load(profile)
+    source = path.as_posix()
+    envelope = Envelope()
+    part = _Slice()
+    with path.open("rb") as stream:
+        bom = stream.read(2)
+        stream.seek(0)
+        if bom in (b"\xff\xfe", b"\xfe\xff"):
+            why = "UTF-16 file: HL7 v2 files are read as byte streams (UTF-8, GB18030, Latin-1)"
+            yield Batch(source, KIND, 1, {}, [Reject(source, path.name, "encoding", why)])
+            return
+        for chunk in chunks(stream, envelope):
+            part.read += 1
+            _record(chunk, path, prof, part)
+            if part.read >= batch_size:
+                yield _batch(source, part, [])
+                part = _Slice()
+    notes = envelope.notes()
+    if part.read == 0 and not notes and not part.notes.counts:
+        notes.append("empty file / 空文件")
+    yield _batch(source, part, notes)
+
+
+def _record(chunk: Chunk, path: Path, profile: Profile, part: _Slice) -> None:
+    source = path.as_posix()
+    if chunk.kind == "stray":
+        shown = chunk.lines[0][:40] if chunk.lines else b""
+        part.rejects.append(
+            Reject(
+                source,
+                f"{path.name}:{chunk.line}",
+                chunk.problem.reason if chunk.problem else "malformed",
+                f"text outside any HL7 message (no MSH before it), starting {shown!r}",
+            )
+        )
+        return
+    record = f"{path.name}#{chunk.number}"
+    try:
+        rows = _message(chunk, source, record, profile, part.notes)
+    except Rejected as exc:
+        where = f"message {chunk.number} (line {chunk.line})"
+        value = None if exc.value is None else str(exc.value)[:200]
+        part.rejects.append(Reject(source, record, exc.reason, f"{where}: {exc}", exc.field, value))
+        return
+    except Exception as exc:  # a converter bug must not stop the run; the fuzz tests look for it
+        message = f"{INTERNAL}: {type(exc).__name__}: {exc}"[:300]
+        part.rejects.append(Reject(source, record, "malformed", message))
+        return
+    for table, table_rows in rows.items():
+        part.rows.setdefault(table, []).extend(table_rows)
+
+
+def _message(chunk: Chunk, source: str, record: str, profile: Profile, notes: Notes) -> dict:
+    if chunk.problem is not None:
+        raise Rejected(chunk.problem.reason, chunk.problem.message, chunk.problem.field)
+    text = decode_message(b"\r".join(chunk.lines), declared(chunk.lines[0]))
+    if text.note:
+        notes.add(text.note, record)
+    if text.bad_bytes:
+        raise Rejected(
+            "encoding", f"{text.bad_bytes} bytes not decodable as {text.codec} / 无法解码"
+        )
+    try:
+        msg = er7.parse(text.text.split("\r"), text.codec)
+        head, head_notes = header(msg)
+    except er7.Malformed as exc:
+        raise Rejected("malformed", str(exc), exc.field, exc.value) from None
+    for note in [*msg.notes, *head_notes]:
+        notes.add(note, record)
+    vendor = head.sender or "hl7v2"
+    ctx = Context(msg, source, record, vendor, profile, notes)
+    convert(ctx, head)
+    for where in sorted(msg.syntax.truncated):
+        notes.add(f"{where}: value truncated by the sender (truncation character)", record)
+    return ctx.rows
+
+
+def _batch(source: str, part: _Slice, notes: list[str]) -> Batch:
+    tables = {t: frame(t, rows) for t, rows in part.rows.items() if rows}
+    return Batch(source, KIND, part.read, tables, part.rejects, [*part.notes.lines(), *notes])
+
+
+def frame(table: str, rows: list[dict]) -> pd.DataFrame:
+    """Rows as a frame with the table's canonical columns and dtypes."""
+    columns = {}
+    for f in SCHEMAS[table]:
+        values = [row.get(f.name) for row in rows]
+        if pa.types.is_timestamp(f.type):
+            dtype = "datetime64[s]"
+        elif pa.types.is_integer(f.type):
+            dtype = "Int32"
+        elif pa.types.is_floating(f.type):
+            dtype = "float64"
+            values = [float("nan") if v is None else v for v in values]
+        else:
+            dtype = "object"  # strings and dates (date32) stay Python objects, None for null
+        columns[f.name] = pd.Series(values, dtype=dtype)
+    return pd.DataFrame(columns)
+
+
+def messages(path: Path) -> Iterator[tuple[str, er7.Message]]:
+    """(record, parsed message) for every message of ``path`` that ER7 syntax accepts, without
+    converting it: the fast reader alone, for checks and benchmarks."""
+    with path.open("rb") as stream:
+        for chunk in chunks(stream, Envelope()):
+            if chunk.kind != "message" or chunk.problem is not None:
+                continue
+            text = decode_message(b"\r".join(chunk.lines), declared(chunk.lines[0]))
+            try:
+                yield f"{path.name}#{chunk.number}", er7.parse(text.text.split("\r"), text.codec)
+            except er7.Malformed:
+                continue
