@@ -65,9 +65,8 @@ ENCOUNTER = pa.schema(
         pa.field("mdtrt_id", pa.string(), nullable=False),
         pa.field("patient_id", pa.string(), nullable=False),
         pa.field("medcasno", pa.string()),
-        # FHIR v3 ActCode class: IMP inpatient, AMB outpatient, EMER emergency; empty = inpatient
-        # (table exports of 病案首页 are inpatient by definition). Only inpatient stays get a
-        # face sheet.
+        # FHIR v3 ActCode class: IMP inpatient, AMB outpatient, EMER emergency; empty = unknown.
+        # Only inpatient (IMP) stays get a face sheet; a 病案首页 profile sets IMP.
         pa.field("enc_class", pa.string()),
         pa.field("fixmedins_code", pa.string()),
         pa.field("fixmedins_name", pa.string()),

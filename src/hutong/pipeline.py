@@ -254,8 +254,7 @@ def _imaging(tables: dict[str, pd.DataFrame]) -> tuple[dict[str, pd.DataFrame], 
 def _inpatient(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     """Only discharged inpatient stays get a face sheet (结算清单 is for settled stays)."""
     enc = tables["encounter"]
-    keep = enc["enc_class"].isna() | (enc["enc_class"] == "IMP")
-    keep &= enc["dscg_time"].notna()
+    keep = (enc["enc_class"] == "IMP") & enc["dscg_time"].notna()
     stays = set(enc.loc[keep, "mdtrt_id"])
     out = dict(tables)
     out["encounter"] = enc[keep]
