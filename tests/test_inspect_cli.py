@@ -72,3 +72,19 @@ def test_profile_check_lists_uncovered_values_and_columns(tmp_path):
     assert report["unused_columns"] == ["EXTRA"]
     clean = runner.invoke(app, ["profile", "check", "vendor-b", str(source)])
     assert clean.exit_code == 0, clean.output
+
+
+def test_run_with_an_hl7_profile_maps_a_z_segment_field_without_code(tmp_path):
+    corpus = need(SHARED / "corpus", "the real-file corpus")
+    prof = tmp_path / "nd-elr.toml"
+    prof.write_text(
+        '[vendor]\nname = "nd-elr"\n[[map]]\nfield = "ZLR-2.1"\ncolumn = "report.conclusion"\n',
+        "utf-8",
+    )
+    source = corpus / "hl7v2" / "cdc_ORU-R01_v2.3z_Zsegment_ZLR.hl7"
+    out = tmp_path / "out"
+    args = ["run", str(source), "-o", str(out), "-q", "--no-store", "--hl7-profile", str(prof)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    reports = [json.loads(x) for x in (out / "fhir" / "DiagnosticReport.ndjson").open()]
+    assert [r.get("conclusion") for r in reports] == ["Bismarck Event Surveillance"]

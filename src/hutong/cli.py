@@ -95,6 +95,7 @@ def _run(inputs: list[Path], profile_name: str | None, out: Path, settings: dict
         validate=settings.get("validate", True),
         store=store,
         auto_map=settings.get("auto_map"),
+        hl7_profile=settings.get("hl7_profile"),
     )
     with Progress(disable=quiet, transient=True) as progress:
         task = progress.add_task("reading / 读取", total=len(files))
@@ -170,6 +171,10 @@ def run_command(
         float | None,
         typer.Option(help="Accept the matcher's best candidate at or above this score (auto)"),
     ] = None,
+    hl7_profile: Annotated[
+        Path | None,
+        typer.Option(help="HL7 v2 profile (.toml): Z-segment fields → canonical columns"),
+    ] = None,
     db: Annotated[
         str | None,
         typer.Option("--db", help="Terminology store URL; default $HUTONG_DB or the user's store"),
@@ -186,7 +191,7 @@ def run_command(
     """
     settings = {
         "dx_codes": dx_codes, "px_codes": px_codes, "rules": rules, "validate": validate,
-        "auto_map": auto_map, "store": _store_for_run(db, store),
+        "auto_map": auto_map, "store": _store_for_run(db, store), "hl7_profile": hl7_profile,
     }  # fmt: skip
     result = _run(inputs, profile, out, settings, quiet)
     used = result.manifest["profile"]

@@ -44,6 +44,7 @@ class RunOptions:
     rule_pack: str = "nhsa-settlement"
     validate: bool = True
     batch_size: int = 50_000
+    hl7_profile: Path | None = None  # an HL7 v2 profile (Z-segment maps, extra message types)
     store: Store | None = None  # approved mappings come from it; new local terms go to it
     auto_map: float | None = None  # accept the matcher's best candidate at or above this score
 
@@ -162,6 +163,9 @@ def run(
                     )
                 ]
             )
+        elif fmt == "hl7v2" and options.hl7_profile is not None:
+            books.open(source, fmt, None)
+            stream = reader(fmt)(path, profile=options.hl7_profile)
         else:
             books.open(source, fmt, None)
             stream = reader(fmt)(path)
