@@ -27,6 +27,7 @@ app.add_typer(terminology_app, name="terminology")
 app.add_typer(map_app, name="map")
 
 SAMPLE_SEEDS = {"vendor-a": 2024, "vendor-b": 2025}
+SAMPLE_VENDORS = (*SAMPLE_SEEDS, "lis-a")  # lis-a: lab results of vendor-a's patients
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
@@ -194,14 +195,16 @@ def run_command(
         "auto_map": auto_map, "store": _store_for_run(db, store), "hl7_profile": hl7_profile,
     }  # fmt: skip
     result = _run(inputs, profile, out, settings, quiet)
-    used = result.manifest["profile"]
-    typer.echo(f"hutong run · {used['name'] if used else 'no table files'}")
+    used = result.manifest["profiles"]
+    typer.echo(f"hutong run · {', '.join(used) if used else 'no table files'}")
     _summary(result, out)
     if result.fhir_errors:
         raise typer.Exit(1)
 
 
 DEMO_AUTO_MAP = {"vendor-a": 95.0, "vendor-b": None}
+# vendor-a's hospital also sends its LIS export: one run links lab results to the same stays.
+DEMO_INPUTS = {"vendor-a": ("vendor-a", "lis-a"), "vendor-b": ("vendor-b",)}
 
 
 @app.command()
@@ -217,7 +220,7 @@ def demo(
     """Run both sample vendors (generated when ./samples is absent) into OUT/<vendor>/.
 
     A fresh store in a temporary folder holds the sample code systems and the coders'
-    decisions of samples/mappings; vendor-a runs with --auto-map 95.
+    decisions of samples/mappings; vendor-a runs with its LIS export (lis-a) and --auto-map 95.
     """
     import tempfile
 
@@ -227,14 +230,17 @@ def demo(
     with tempfile.TemporaryDirectory() as tmp:
         store = _demo_store(Path(tmp), samples / "mappings")
         for vendor, seed in SAMPLE_SEEDS.items():
-            folder = samples / vendor
-            if not folder.is_dir():
-                folder = out / "inputs" / vendor
-                generate(vendor, 200, seed, folder)
+            folders = []
+            for name in DEMO_INPUTS[vendor]:
+                folder = samples / name
+                if not folder.is_dir():
+                    folder = out / "inputs" / name
+                    generate(name, 200, seed, folder)
+                folders.append(folder)
             target = out / vendor
             settings = {"store": store, "auto_map": DEMO_AUTO_MAP[vendor]}
-            result = _run([folder], vendor, target, settings, quiet)
-            typer.secho(f"hutong demo · {vendor} · {folder}", bold=True)
+            result = _run(folders, None, target, settings, quiet)
+            typer.secho(f"hutong demo · {vendor} · {', '.join(map(str, folders))}", bold=True)
             _summary(result, target)
             failed = failed or bool(result.fhir_errors)
         store.close()
@@ -287,7 +293,7 @@ def qc(
 
 @samples_app.command("generate")
 def samples_generate(
-    vendor: Annotated[str, typer.Option(help="vendor-a or vendor-b")],
+    vendor: Annotated[str, typer.Option(help="vendor-a, vendor-b or lis-a (vendor-a's lab)")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder")],
     cases: Annotated[int, typer.Option(min=1, help="Number of inpatient cases")] = 200,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same files)")] = 2024,
@@ -295,8 +301,8 @@ def samples_generate(
     """Write a seeded synthetic export of VENDOR (real 医保版 codes, some broken records)."""
     from hutong.synthetic import generate
 
-    if vendor not in SAMPLE_SEEDS:
-        raise _fail(f"unknown vendor {vendor!r}; choose one of {', '.join(SAMPLE_SEEDS)}")
+    if vendor not in SAMPLE_VENDORS:
+        raise _fail(f"unknown vendor {vendor!r}; choose one of {', '.join(SAMPLE_VENDORS)}")
     paths = generate(vendor, cases, seed, out)
     for p in paths:
         typer.echo(str(p))

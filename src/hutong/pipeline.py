@@ -27,7 +27,15 @@ from hutong.mapping.fhir import emit_fhir, validate, write_ndjson
 from hutong.model import REJECT_REASONS, SCHEMAS, Reject, conform, sort_rows
 from hutong.quality import check, load_pack, write_findings, write_report
 from hutong.terminologies.codesystem import CodeSystem
-from hutong.terminologies.coding import TERM, UNMAPPED, Coder, apply_codes, distinct_terms, unmapped
+from hutong.terminologies.coding import (
+    TERM,
+    UNMAPPED,
+    Coder,
+    apply_codes,
+    distinct_terms,
+    local_systems,
+    unmapped,
+)
 
 if TYPE_CHECKING:
     from hutong.terminologies.store import Store
@@ -50,10 +58,6 @@ class RunOptions:
 
     def systems(self) -> dict[str, CodeSystem]:
         return {"diagnosis": self.diagnosis_codes, "procedure": self.procedure_codes}
-
-    def local_system(self, table: str) -> str:
-        """The store's name for this vendor's local codes of ``table`` (``vendor-a:diagnosis``)."""
-        return f"{self.profile.name if self.profile else 'hutong'}:{table}"
 
 
 @dataclass
@@ -137,18 +141,24 @@ def run(
 ) -> RunResult:
     """Convert ``inputs`` with ``options``; write every output under ``options.out``."""
     plan = [(path, detect(path)) for path in input_files(inputs)]
-    tables_in = [path for path, fmt in plan if fmt == "table"]
-    if tables_in and options.profile is None:
-        options.profile = guess_profile(tables_in)
-    opened = {path: open_table(path, options.profile) for path in tables_in}  # fail fast
+    # Each table file with the profile given, else the built-in one that fits it (a run may mix
+    # a HIS export with a LIS export). All are opened first: a misfit fails before any work.
+    opened = {
+        path: (profile := options.profile or guess_profile([path]), *open_table(path, profile))
+        for path, fmt in plan
+        if fmt == "table"
+    }
+    used = {p.name: p for p, *_ in opened.values()}
+    if options.profile is None and len(used) == 1:
+        options.profile = next(iter(used.values()))
     books = _Books()
     parts: dict[str, list[pd.DataFrame]] = {t: [] for t in SCHEMAS}
     for path, fmt in plan:
         source = path.as_posix()
         if fmt == "table":
-            raw, kind = opened[path]
-            books.open(source, kind.name, raw.encoding)
-            stream = batches(raw, kind, options.profile, options.batch_size)
+            profile, raw, kind = opened[path]
+            books.open(source, f"{profile.name}:{kind.name}", raw.encoding)
+            stream = batches(raw, kind, profile, options.batch_size)
         elif fmt is None:
             books.open(source, "unrecognized", None)
             why = "no adapter recognizes this file / 无法识别的文件格式"
@@ -188,7 +198,7 @@ def run(
     books.rejects.extend(linked)
     coders = _coders(options)
     for table, coder in coders.items():
-        tables[table] = apply_codes(tables[table], coder)
+        tables[table] = apply_codes(tables[table], coder, table)
     tables = {t: sort_rows(t, conform(t, f).to_pandas()) for t, f in tables.items()}
 
     out = options.out
@@ -205,7 +215,7 @@ def run(
     findings = check(sheet, pack)
     (out / "qc").mkdir(exist_ok=True)
     write_findings(findings, out / "qc" / "findings.csv")
-    title = f"hutong QC · {options.profile.name if options.profile else 'run'}"
+    title = f"hutong QC · {', '.join(sorted(used)) or 'run'}"
     write_report(sheet, findings, out / "qc" / "report.html", pack, title=title)
 
     queue = unmapped(tables, coders)
@@ -219,6 +229,7 @@ def run(
         options, books, tables, sheet, fhir_counts, fhir_errors, findings, pack, queue
     )
     manifest["linking"] = link_notes
+    manifest["profiles"] = sorted(used)
     manifest["fhir"]["dropped"] = [r.line() for r in dropped]
     (out / "manifest.json").write_text(
         json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", "utf-8"
@@ -273,7 +284,7 @@ def _coders(options: RunOptions) -> dict[str, Coder]:
     for table, system in options.systems().items():
         approved = None
         if options.store is not None and _in_store(options.store, system):
-            approved = options.store.approved(system.id, options.local_system(table))
+            approved = options.store.approved(system.id)
         coders[table] = Coder(system, approved=approved, auto_map=options.auto_map)
     return coders
 
@@ -284,45 +295,45 @@ def _in_store(store: Store, system: CodeSystem) -> bool:
 
 def _feed_store(options: RunOptions, tables: dict[str, pd.DataFrame], coders: dict) -> None:
     """Record this run's local terms (not national codes) in the store, with their frequency,
-    and propose candidates for the unmapped ones (the coders' queue)."""
+    and propose candidates for the unmapped ones (the coders' queue), per hospital system."""
     store = options.store
     for table, coder in coders.items():
         frame = tables[table]
         if frame.empty or not _in_store(store, coder.system):
             continue
-        local_system = options.local_system(table)
         # Terms already written as national codes need no curation: only local ones are kept.
         frame = frame[frame["map_status"].isin([UNMAPPED, "auto", "approved"])]
-        if frame.empty:
-            continue
-        keys = frame[TERM].astype("object").fillna("")
-        counts = (
-            frame.assign(**{c: keys[c] for c in TERM})
-            .groupby(TERM, sort=True)
-            .agg(count=("mdtrt_id", "size"), example=("locator", "min"))
-            .reset_index()
-        )
-        counts = counts[(counts["local_code"] != "") | (counts["local_name"] != "")]
-        store.record_terms(local_system, coder.system.id, counts)
-        status = frame.assign(**{c: keys[c] for c in TERM}).drop_duplicates(TERM)
-        todo = status[status["map_status"].isin([UNMAPPED, "auto"])]
-        todo = todo[(todo["local_code"] != "") | (todo["local_name"] != "")]
-        if todo.empty:
-            continue
-        suggestions = coder.matcher.suggest_many(distinct_terms(todo).replace("", None), top=5)
-        for (code, name), group in suggestions.groupby(
-            [suggestions["local_code"].fillna(""), suggestions["local_name"].fillna("")], sort=True
-        ):
-            chosen = todo[(todo["local_code"] == code) & (todo["local_name"] == name)]
-            auto = not chosen.empty and chosen["map_status"].iloc[0] == "auto"
-            candidates = list(zip(group["code"], group["display"], group["score"], strict=True))
-            if auto:  # the code the run applied goes first, so the store marks that one auto
-                applied = chosen["code"].iloc[0]
-                candidates.sort(key=lambda c: c[0] != applied)
-            store.propose(
-                local_system, code or None, name or None, coder.system.id, candidates,
-                status="auto" if auto else "unreviewed",
-            )  # fmt: skip
+        frame = frame.assign(**{c: frame[c].astype("object").fillna("") for c in TERM})
+        frame = frame[(frame["local_code"] != "") | (frame["local_name"] != "")]
+        for local_system, rows in frame.groupby(local_systems(frame, table), sort=True):
+            _feed_terms(store, local_system, coder, rows)
+
+
+def _feed_terms(store: Store, local_system: str, coder: Coder, rows: pd.DataFrame) -> None:
+    counts = (
+        rows.groupby(TERM, sort=True)
+        .agg(count=("mdtrt_id", "size"), example=("locator", "min"))
+        .reset_index()
+    )
+    store.record_terms(local_system, coder.system.id, counts)
+    todo = rows.drop_duplicates(TERM)
+    todo = todo[todo["map_status"].isin([UNMAPPED, "auto"])]
+    if todo.empty:
+        return
+    suggestions = coder.matcher.suggest_many(distinct_terms(todo).replace("", None), top=5)
+    for (code, name), group in suggestions.groupby(
+        [suggestions["local_code"].fillna(""), suggestions["local_name"].fillna("")], sort=True
+    ):
+        chosen = todo[(todo["local_code"] == code) & (todo["local_name"] == name)]
+        auto = not chosen.empty and chosen["map_status"].iloc[0] == "auto"
+        candidates = list(zip(group["code"], group["display"], group["score"], strict=True))
+        if auto:  # the code the run applied goes first, so the store marks that one auto
+            applied = chosen["code"].iloc[0]
+            candidates.sort(key=lambda c: c[0] != applied)
+        store.propose(
+            local_system, code or None, name or None, coder.system.id, candidates,
+            status="auto" if auto else "unreviewed",
+        )  # fmt: skip
 
 
 def _locator_key(locator: str) -> tuple:

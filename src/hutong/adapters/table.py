@@ -277,9 +277,12 @@ def _typed(
                 rows[f"{f.name}_local"] = cells
             rows[f.name], bad = map_values(cells, f.name, profile.values.get(f.name, {}))
             errors.cells(recs, bad, "unknown_code", label, cells, "unknown code / 未知代码")
-    required = {k for k in KEY_FIELDS if k in schema.names} | {
-        f for g in groups for f in g.required
+    # Identifiers the schema cannot do without (an encounter's mdtrt_id; not a lab result's,
+    # whose visit may be unknown), and the fields the profile marks required.
+    ids = {
+        f.name for f in schema if not f.nullable and f.name not in ("source", "locator", "vendor")
     }
+    required = ids | {f for g in groups for f in g.required}
     for name in sorted(required & set(rows.columns)):
         label = rows["__cols"].map(lambda cols, name=name: f"{cols.get(name, name)} ({name})")
         missing = rows[name].isna()

@@ -28,5 +28,9 @@ def generate(vendor: str, cases: int, seed: int, out: Path) -> list[Path]:
     from hutong.synthetic.writers import write_vendor
 
     profile = load_profile(vendor)
+    if profile.name == "lis-a":  # the lab export of the vendor-a hospital's patients
+        from hutong.synthetic.lab import lab_rows, write_lab
+
+        return [write_lab(lab_rows(generate_cases(cases, seed), seed), profile, Path(out))]
     records = localise(generate_cases(cases, seed), profile.name, seed)
     return write_vendor(records, profile, Path(out), str(casemix().year))

@@ -32,6 +32,7 @@ EXACT, NORMALISED, BY_NAME, APPROVED, AUTO, UNMAPPED = (
     "unmapped",
 )
 TERM = ["local_code", "local_name"]
+KEY = ["local_system", *TERM]  # a coder's decision is about one hospital system's term
 
 
 def normalise_code(code: str) -> str:
@@ -102,12 +103,13 @@ class Coder:
         return self._matcher
 
     def decide(self, terms: pd.DataFrame) -> pd.DataFrame:
-        """Code and status of each distinct term (columns local_code, local_name, as text)."""
-        out = terms[TERM].copy()
+        """Code and status of each distinct term (columns local_system, local_code, local_name,
+        as text; local_system names the hospital system, e.g. ``vendor-a:diagnosis``)."""
+        out = terms[KEY].copy()
         out["code"], out["map_status"] = None, UNMAPPED
         if self.approved is not None and len(self.approved):
-            known = self.approved.drop_duplicates(TERM).set_index(TERM)
-            keys = pd.MultiIndex.from_frame(out[TERM])
+            known = self.approved.drop_duplicates(KEY).set_index(KEY)
+            keys = pd.MultiIndex.from_frame(out[KEY])
             hit = keys.isin(known.index)
             out.loc[hit, "code"] = known.loc[keys[hit], "code"].to_numpy()
             out.loc[hit, "map_status"] = known.loc[keys[hit], "status"].to_numpy()
@@ -136,19 +138,25 @@ class Coder:
         return top.reindex(terms.index).astype({"score": "float64"}).fillna({"score": 0.0})
 
 
-def distinct_terms(frame: pd.DataFrame) -> pd.DataFrame:
-    """Distinct (local_code, local_name) of a frame, absent values as ``""``."""
-    return frame[TERM].astype("object").fillna("").drop_duplicates().reset_index(drop=True)
+def distinct_terms(frame: pd.DataFrame, columns: list[str] = TERM) -> pd.DataFrame:
+    """Distinct terms of a frame (``columns``), absent values as ``""``."""
+    return frame[columns].astype("object").fillna("").drop_duplicates().reset_index(drop=True)
 
 
-def apply_codes(frame: pd.DataFrame, coder: Coder | CodeSystem) -> pd.DataFrame:
+def local_systems(frame: pd.DataFrame, table: str) -> pd.Series:
+    """The hospital system of each row's local code: ``<vendor>:<table>``."""
+    return frame["vendor"].astype("object").fillna("") + f":{table}"
+
+
+def apply_codes(frame: pd.DataFrame, coder: Coder | CodeSystem, table: str = "") -> pd.DataFrame:
     """Fill ``code``, ``code_system``, ``name`` and ``map_status`` of diagnosis/procedure rows."""
     if isinstance(coder, CodeSystem):
         coder = Coder(coder)
     out = frame.copy()
     keys = out[TERM].astype("object").fillna("")
-    decided = coder.decide(distinct_terms(out))
-    joined = keys.merge(decided, on=TERM, how="left", validate="many_to_one")
+    keys.insert(0, "local_system", local_systems(out, table) if "vendor" in out else "")
+    decided = coder.decide(keys.drop_duplicates().reset_index(drop=True))
+    joined = keys.merge(decided, on=KEY, how="left", validate="many_to_one")
     out["code"] = joined["code"].to_numpy()
     out["map_status"] = joined["map_status"].to_numpy()
     mapped = out["code"].notna()
