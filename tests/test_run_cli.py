@@ -254,3 +254,22 @@ def test_help_does_not_import_the_heavy_libraries():
 def test_profiles_lists_both_vendors():
     result = invoke("profiles")
     assert "vendor-a" in result.output and "vendor-b" in result.output
+
+
+def test_lab_results_link_to_the_his_patients_and_stays(demo_out):
+    manifest = json.loads((demo_out / "vendor-a" / "manifest.json").read_text("utf-8"))
+    assert manifest["profiles"] == ["lis-a", "vendor-a"]
+    assert manifest["linking"] == {}  # no visit link dropped, no orphan
+    encounters = {
+        json.loads(line)["id"]
+        for line in (demo_out / "vendor-a" / "fhir" / "Encounter.ndjson").open(encoding="utf-8")
+    }
+    results = [
+        json.loads(line)
+        for line in (demo_out / "vendor-a" / "fhir" / "Observation.ndjson").open(encoding="utf-8")
+    ]
+    assert len(results) > 500
+    linked = [r for r in results if r["encounter"]["reference"].split("/")[1] in encounters]
+    assert len(linked) == len(results)
+    flagged = [r for r in results if r.get("interpretation")]
+    assert flagged and all(r["subject"]["reference"].startswith("Patient/") for r in results)
