@@ -271,3 +271,16 @@ def test_profile_errors_are_clear(tmp_path):
     )
     with pytest.raises(ProfileError, match="unknown field 'nope'"):
         load_profile(bad)
+
+
+def test_latin1_text_is_not_mistaken_for_gb18030():
+    from hutong.adapters.encoding import decode
+
+    data = "Müller,Jérôme,Bücherstraße".encode("latin-1")
+    decoded = decode(data)
+    assert decoded.text == "Müller,Jérôme,Bücherstraße" and decoded.encoding in (
+        "cp1252",
+        "latin-1",
+    )
+    chinese = "冠状动脉粥样硬化性心脏病,高血压".encode("gbk")
+    assert decode(chinese).text == "冠状动脉粥样硬化性心脏病,高血压"

@@ -8,6 +8,7 @@ records that hold them instead of failing the whole file.
 from __future__ import annotations
 
 import codecs
+import re
 from dataclasses import dataclass
 
 from charset_normalizer import from_bytes
@@ -55,6 +56,18 @@ def _lenient(data: bytes, codec: str, detected: bool) -> Decoded:
     return Decoded(text, codec, bad, detected)
 
 
+# Latin-1 text (é, ü between letters) often also decodes as GB18030, into Han characters stuck
+# between Latin letters; real Chinese text rarely looks like that.
+_SANDWICH = re.compile(r"(?<=[A-Za-z])[\u3400-\u9fff\uac00-\ud7af](?=[A-Za-z])")
+_CJK = re.compile(r"[\u3400-\u9fff]")
+
+
+def looks_latin(text: str) -> bool:
+    """True when text decoded as GB18030 is more likely Latin-1/cp1252 read wrongly."""
+    cjk = len(_CJK.findall(text))
+    return cjk > 0 and len(_SANDWICH.findall(text)) * 2 >= cjk
+
+
 def decode(data: bytes, declared: str | None = None) -> Decoded:
     """Decode ``data`` with the declared encoding, or detect it when none is given."""
     if data.startswith(codecs.BOM_UTF8):
@@ -63,6 +76,9 @@ def decode(data: bytes, declared: str | None = None) -> Decoded:
         return _lenient(data, canonical(declared), False)
     for codec in ("utf-8", "gb18030"):
         text = _strict(data, codec)
+        if text is not None and codec == "gb18030" and looks_latin(text):
+            latin = "cp1252" if _strict(data, "cp1252") is not None else "latin-1"
+            return Decoded(data.decode(latin), latin, 0, True)
         if text is not None:
             return Decoded(text, codec, 0, True)
     best = from_bytes(data).best()

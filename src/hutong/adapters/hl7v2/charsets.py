@@ -15,8 +15,6 @@ from hutong.adapters.hl7v2.tables import table
 
 # A CJK character between two Latin letters ("pati雗t") is what Latin-1 accents look like when
 # read as GB18030; real Chinese text has runs of CJK characters instead.
-_SANDWICH = re.compile(r"(?<=[A-Za-z])[\u3400-\u9fff\uac00-\ud7af](?=[A-Za-z])")
-_CJK = re.compile(r"[\u3400-\u9fff]")
 # Lone surrogates are bytes the detector could not decode (kept as surrogate escapes); checked on
 # the final text, whichever way it was decoded, so none reaches a row.
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
@@ -67,11 +65,8 @@ def _decode(data: bytes, msh18: str) -> Text:
         text = _strict(data, codec)
         if text is not None and not (codec in ("latin-1", "cp1252") and _is_utf8(data)):
             return Text(text, codec)
-    found = decode(data)
+    found = decode(data)  # the project's one detector (it also tells Latin-1 from GB18030)
     text, used = found.text, found.encoding
-    if used == "gb18030" and _looks_latin(text, data):
-        used = "cp1252" if _strict(data, "cp1252") is not None else "latin-1"
-        text = data.decode(used)
     if used == "ascii" or (msh18 and codec == used):
         return Text(text, used)
     if msh18:
@@ -92,10 +87,3 @@ def _strict(data: bytes, codec: str) -> str | None:
 def _is_utf8(data: bytes) -> bool:
     """Non-ASCII bytes that are valid UTF-8: a strong sign a Latin-1 label is wrong."""
     return not data.isascii() and _strict(data, "utf-8") is not None
-
-
-def _looks_latin(text: str, data: bytes) -> bool:
-    cjk = len(_CJK.findall(text))
-    return (
-        cjk > 0 and len(_SANDWICH.findall(text)) * 2 >= cjk and _strict(data, "latin-1") is not None
-    )
