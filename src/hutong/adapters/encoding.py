@@ -56,16 +56,18 @@ def _lenient(data: bytes, codec: str, detected: bool) -> Decoded:
     return Decoded(text, codec, bad, detected)
 
 
-# Latin-1 text (é, ü between letters) often also decodes as GB18030, into Han characters stuck
-# between Latin letters; real Chinese text rarely looks like that.
-_SANDWICH = re.compile(r"(?<=[A-Za-z])[\u3400-\u9fff\uac00-\ud7af](?=[A-Za-z])")
-_CJK = re.compile(r"[\u3400-\u9fff]")
+# Latin-1 text (é, ü inside words) often also decodes as GB18030, into Han characters glued to
+# Latin letters (Müller → M黮ler); real Chinese text has few Han characters touching letters.
+_TOUCHING = re.compile(
+    r"(?<=[A-Za-z])[\u3400-\u9fff\uac00-\ud7af]|[\u3400-\u9fff\uac00-\ud7af](?=[A-Za-z])"
+)
+_CJK = re.compile(r"[\u3400-\u9fff\uac00-\ud7af]")
 
 
 def looks_latin(text: str) -> bool:
     """True when text decoded as GB18030 is more likely Latin-1/cp1252 read wrongly."""
     cjk = len(_CJK.findall(text))
-    return cjk > 0 and len(_SANDWICH.findall(text)) * 2 >= cjk
+    return cjk > 0 and len(_TOUCHING.findall(text)) * 2 >= cjk
 
 
 def decode(data: bytes, declared: str | None = None) -> Decoded:
