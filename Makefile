@@ -37,7 +37,7 @@ bench: $(STAMP)
 
 # Long fuzzing: 10,000 mutations per adapter (make test runs a short budget of the same harness).
 fuzz: $(STAMP)
-	HUTONG_FUZZ_EXAMPLES=10000 $(BIN)/python -m pytest -q tests/fuzz_*.py
+	HUTONG_FUZZ_EXAMPLES=10000 $(BIN)/python -m pytest -q -s tests/fuzz_*.py
 
 samples: $(STAMP)
 	$(BIN)/hutong samples generate --vendor vendor-a --cases 200 --seed 2024 --out samples/vendor-a

@@ -9,21 +9,18 @@ mutated document is converted (rows that fit the canonical schema) or rejected w
 from __future__ import annotations
 
 import copy
-import os
 import random
 import re
-import time
 from collections import Counter
 from pathlib import Path
 
 from lxml import etree
 
 from conftest import ROOT, SHARED
+from fuzzing import fuzz
 from hutong.adapters import cda
 from hutong.model import conform
 
-EXAMPLES = int(os.environ.get("HUTONG_FUZZ_EXAMPLES", "200"))
-ONLY = os.environ.get("HUTONG_FUZZ_ONLY")
 REASONS = {"malformed", "hostile", "unsupported", "encoding", "missing_value"}
 TRUSTED = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
 
@@ -188,24 +185,9 @@ def check(path: Path) -> str:
 
 def test_fuzz_cda(tmp_path):
     pool = seeds()
-    indices = [int(ONLY)] if ONLY else range(EXAMPLES)
-    outcomes: Counter = Counter()
-    start = time.perf_counter()
-    for i in indices:
+
+    def named(i: int) -> tuple[str, bytes, list[str]]:
         data, names = example(i, pool)
-        path = tmp_path / "fuzz.xml"
-        path.write_bytes(data)
-        try:
-            outcome = check(path)
-        except Exception as err:
-            kept = tmp_path.parent / f"fuzz_cda_failing_{i}.xml"
-            kept.write_bytes(data)
-            raise AssertionError(
-                f"example {i} ({'+'.join(names)}) failed: {err!r}; input kept at {kept}"
-            ) from err
-        outcomes[outcome] += 1
-    took = time.perf_counter() - start
-    print(f"\nfuzz_cda: {sum(outcomes.values())} examples in {took:.1f}s: {dict(outcomes)}")
-    assert sum(outcomes.values()) == len(indices)
-    if len(indices) >= 100:  # the mutations reach both the converter and the reject path
-        assert outcomes["converted"] > 0 and sum(outcomes.values()) > outcomes["converted"]
+        return "fuzz.xml", data, names
+
+    fuzz("cda", tmp_path, named, lambda path: Counter([check(path)]))

@@ -8,20 +8,16 @@ mutated file's records are converted (rows that fit the canonical schema) or rej
 
 from __future__ import annotations
 
-import os
 import random
-import resource
 import struct
-import time
 from collections import Counter
 from pathlib import Path
 
 from conftest import SHARED, need
+from fuzzing import fuzz
 from hutong.adapters import dicom
 from hutong.model import conform
 
-EXAMPLES = int(os.environ.get("HUTONG_FUZZ_EXAMPLES", "200"))
-ONLY = os.environ.get("HUTONG_FUZZ_ONLY")
 VRS = [
     *b"AE AS AT CS DA DS DT FD FL IS LO LT OB OD OF OL OV OW PN SH SL SQ SS ST SV TM UC UI UL UN "
     b"UR US UT UV".split()
@@ -118,27 +114,4 @@ def check(path: Path) -> Counter:
 
 def test_fuzz_dicom(tmp_path):
     pool = seeds()
-    indices = [int(ONLY)] if ONLY else range(EXAMPLES)
-    outcomes: Counter = Counter()
-    start = time.perf_counter()
-    for i in indices:
-        name, data, names = example(i, pool)
-        path = tmp_path / name
-        path.write_bytes(data)
-        try:
-            outcomes += check(path)
-        except Exception as err:
-            kept = tmp_path.parent / f"fuzz_dicom_failing_{i}_{name}"
-            kept.write_bytes(data)
-            raise AssertionError(
-                f"example {i} ({name}: {'+'.join(names)}) failed: {err!r}; input kept at {kept}"
-            ) from err
-        path.unlink()
-    took = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss >> 10
-    print(
-        f"\nfuzz_dicom: {len(indices)} examples in {took:.1f}s, peak RSS {peak} MiB: "
-        f"{dict(sorted(outcomes.items()))}"
-    )
-    if len(indices) >= 100:  # the mutations reach both the converter and the reject path
-        assert outcomes["converted"] > 0 and sum(outcomes.values()) > outcomes["converted"]
+    fuzz("dicom", tmp_path, lambda i: example(i, pool), check)

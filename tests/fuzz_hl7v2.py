@@ -11,22 +11,18 @@ test's temporary folder.
 
 from __future__ import annotations
 
-import os
 import random
 import re
-import resource
-import time
 from collections import Counter
 from pathlib import Path
 
 from conftest import SHARED, need
+from fuzzing import fuzz
 from hutong.adapters import hl7v2
 from hutong.adapters.batch import record_of
 from hutong.adapters.hl7v2.reader import INTERNAL
 from hutong.model import conform
 
-EXAMPLES = int(os.environ.get("HUTONG_FUZZ_EXAMPLES", "200"))
-ONLY = os.environ.get("HUTONG_FUZZ_ONLY")
 ENDS = re.compile(rb"\r\n|\r|\n")
 DELIMS = b"|^~\\&#"
 INSERTS = [
@@ -184,27 +180,4 @@ def check(path: Path) -> Counter:
 
 def test_fuzz_hl7v2(tmp_path):
     pool = seeds()
-    indices = [int(ONLY)] if ONLY else range(EXAMPLES)
-    outcomes: Counter = Counter()
-    start = time.perf_counter()
-    for i in indices:
-        name, data, names = example(i, pool)
-        path = tmp_path / name
-        path.write_bytes(data)
-        try:
-            outcomes += check(path)
-        except Exception as err:
-            kept = tmp_path.parent / f"fuzz_hl7v2_failing_{i}_{name}"
-            kept.write_bytes(data)
-            raise AssertionError(
-                f"example {i} ({name}: {'+'.join(names)}) failed: {err!r}; input kept at {kept}"
-            ) from err
-        path.unlink()
-    took = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss >> 10
-    print(
-        f"\nfuzz_hl7v2: {len(indices)} examples in {took:.1f}s, peak RSS {peak} MiB: "
-        f"{dict(sorted(outcomes.items()))}"
-    )
-    if len(indices) >= 100:  # the mutations reach both the converters and the reject path
-        assert outcomes["converted"] > 0 and sum(outcomes.values()) > outcomes["converted"]
+    fuzz("hl7v2", tmp_path, lambda i: example(i, pool), check)
