@@ -39,6 +39,7 @@ def test_every_corpus_file_is_accounted_for(corpus_run):
     rejects = [json.loads(line) for line in (corpus_run / "rejects.ndjson").open()]
     assert all(r["reason"] and r["message"] and r["locator"] for r in rejects)
     assert sum(e["rejected"] for e in manifest["inputs"]) == len(rejects)
+    assert manifest["fhir"]["dropped"] == []  # every converted record reached the FHIR output
 
 
 def test_every_fhir_resource_written_validates(corpus_run):

@@ -49,9 +49,29 @@ def link(
         orphan = ~frame["patient_id"].isin(known_patients)
         rejects += _orphans(frame[orphan], "patient_id", "patient")
         frame = frame[~orphan].copy()
-        dangling = frame["mdtrt_id"].notna() & ~frame["mdtrt_id"].isin(stays)
+        if table in ("observation", "medication"):  # a result or drug must say what it is
+            nameless = (
+                frame.reindex(columns=["local_code", "local_name", "code"]).isna().all(axis=1)
+            )
+            rejects += [
+                Reject(
+                    r.source,
+                    r.locator,
+                    "missing_value",
+                    f"{table} without code or name / 缺少项目代码和名称",
+                    "local_code",
+                )
+                for r in frame[nameless].itertuples()
+            ]
+            frame = frame[~nameless]
+        stay_of = dict(zip(enc["mdtrt_id"], enc["patient_id"], strict=True))
+        named = frame["mdtrt_id"].map(stay_of)
+        # A visit nobody sent, or a visit of another patient: the row keeps its patient only.
+        dangling = frame["mdtrt_id"].notna() & (named.isna() | (named != frame["patient_id"]))
         if dangling.any():
-            notes[f"{table}: visit link dropped (visit not in the inputs)"] = int(dangling.sum())
+            notes[f"{table}: visit link dropped (visit not sent, or another patient's)"] = int(
+                dangling.sum()
+            )
             frame.loc[dangling, "mdtrt_id"] = None
         tables[table] = frame
     used = set(enc["patient_id"])
@@ -59,8 +79,41 @@ def link(
         if table in tables and not tables[table].empty:
             used |= set(tables[table]["patient_id"])
     tables["patient"] = patients[patients["patient_id"].isin(used)]
-    rejects = _unique(rejects)
+    tables, repeated = _repeated_rows(tables)
+    rejects = _unique(rejects + repeated)
     return _without(tables, {(r.source, record_of(r.locator)) for r in rejects}), rejects, notes
+
+
+def _repeated_rows(tables: dict[str, pd.DataFrame]) -> tuple[dict, list[Reject]]:
+    """A result, report, order or drug sent again under the same id: the same content is one
+    row; different content is a duplicate record (the first one sent is kept)."""
+    from hutong.model import KEYS
+
+    rejects: list[Reject] = []
+    out = dict(tables)
+    for table in NEEDS_PATIENT:
+        frame = tables.get(table)
+        if frame is None or frame.empty:
+            continue
+        keys = KEYS[table]
+        content = [c for c in frame.columns if c not in ("source", "locator", "vendor")]
+        same = frame.duplicated(content, keep="first")
+        frame = frame[~same]
+        again = frame.duplicated(keys, keep="first")
+        for r in frame[again].itertuples():
+            key = getattr(r, keys[0])
+            rejects.append(
+                Reject(
+                    r.source,
+                    r.locator,
+                    "duplicate",
+                    f"{table} {key!r} sent again with other content / 同一标识内容不同",
+                    keys[0],
+                    None if pd.isna(key) else str(key),
+                )
+            )
+        out[table] = frame[~again]
+    return out, rejects
 
 
 def _without(tables: dict[str, pd.DataFrame], records: set[tuple[str, str]]) -> dict:
@@ -119,17 +172,22 @@ def _drop_duplicate_stays(
     enc = tables["encounter"]
     if enc.empty:
         return tables, []
-    dup = enc.duplicated("mdtrt_id", keep="first") & ~enc["source"].isin(event_sources)
+    again = enc.duplicated("mdtrt_id", keep="first")
+    owner = enc.groupby("mdtrt_id", sort=False)["patient_id"].transform("first")
+    # An event feed may repeat a stay; it may not give one visit number to another patient.
+    other_patient = again & (enc["patient_id"] != owner)
+    dup = (again & ~enc["source"].isin(event_sources)) | other_patient
     rejects = [
         Reject(
             r.source,
             r.locator,
             "duplicate",
-            f"duplicate encounter / 重复就诊: {r.mdtrt_id!r}",
+            f"duplicate encounter / 重复就诊: {r.mdtrt_id!r}"
+            + (f" already belongs to patient {o!r}" if o != r.patient_id else ""),
             "mdtrt_id",
             r.mdtrt_id,
         )
-        for r in enc[dup].itertuples()
+        for r, o in zip(enc[dup].itertuples(), owner[dup], strict=True)
     ]
     dropped = set(zip(enc.loc[dup, "source"], enc.loc[dup, "locator"].map(record_of), strict=True))
     out = _without(tables, dropped)
