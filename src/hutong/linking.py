@@ -79,28 +79,38 @@ def link(
         if table in tables and not tables[table].empty:
             used |= set(tables[table]["patient_id"])
     tables["patient"] = patients[patients["patient_id"].isin(used)]
-    tables, repeated = _repeated_rows(tables)
+    tables, repeated, superseded = _repeated_rows(tables, event_sources)
+    notes.update(superseded)
     rejects = _unique(rejects + repeated)
     return _without(tables, {(r.source, record_of(r.locator)) for r in rejects}), rejects, notes
 
 
-def _repeated_rows(tables: dict[str, pd.DataFrame]) -> tuple[dict, list[Reject]]:
-    """A result, report, order or drug sent again under the same id: the same content is one
-    row; different content is a duplicate record (the first one sent is kept)."""
+def _repeated_rows(
+    tables: dict[str, pd.DataFrame], event_sources: set[str]
+) -> tuple[dict, list[Reject], dict]:
+    """A result, report, order or drug sent again under the same id. From an event feed the
+    later message supersedes the earlier (a final result after a preliminary one); from an
+    export, the same content is one row and different content a duplicate record."""
     from hutong.model import KEYS
 
     rejects: list[Reject] = []
+    notes: dict[str, int] = {}
     out = dict(tables)
     for table in NEEDS_PATIENT:
         frame = tables.get(table)
         if frame is None or frame.empty:
             continue
         keys = KEYS[table]
+        events = frame["source"].isin(event_sources)
+        fed = frame[events]
+        newer = fed.duplicated(keys, keep="last")
+        if newer.any():
+            notes[f"{table}: superseded by a later message"] = int(newer.sum())
+        sent = frame[~events]
         content = [c for c in frame.columns if c not in ("source", "locator", "vendor")]
-        same = frame.duplicated(content, keep="first")
-        frame = frame[~same]
-        again = frame.duplicated(keys, keep="first")
-        for r in frame[again].itertuples():
+        sent = sent[~sent.duplicated(content, keep="first")]
+        again = sent.duplicated(keys, keep="first")
+        for r in sent[again].itertuples():
             key = getattr(r, keys[0])
             rejects.append(
                 Reject(
@@ -112,8 +122,9 @@ def _repeated_rows(tables: dict[str, pd.DataFrame]) -> tuple[dict, list[Reject]]
                     None if pd.isna(key) else str(key),
                 )
             )
-        out[table] = frame[~again]
-    return out, rejects
+        kept = pd.concat([sent[~again], fed[~newer]]).drop_duplicates(keys, keep="first")
+        out[table] = kept.sort_index()
+    return out, rejects, notes
 
 
 def _without(tables: dict[str, pd.DataFrame], records: set[tuple[str, str]]) -> dict:
