@@ -31,3 +31,16 @@ def need(path: Path, what: str) -> Path:
 def reference() -> Path:
     """../shared/reference: the national code lists, 4101 field list and value sets."""
     return need(REFERENCE, "national reference data (../shared/reference)")
+
+
+def references(node):
+    """Every ``reference`` string inside a FHIR resource (to check they all resolve)."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "reference" and isinstance(value, str):
+                yield value
+            else:
+                yield from references(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from references(item)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from conftest import SHARED, need
+from conftest import SHARED, need, references
 from hutong.cli import app
 
 FOLDERS = ("hl7v2", "cda", "dicom")
@@ -52,20 +52,8 @@ def test_every_fhir_resource_written_validates(corpus_run):
             data = json.loads(line)
             model.model_validate(data)
             ids.add(f"{path.stem}/{data['id']}")
-            refs.extend(_references(data))
+            refs.extend(references(data))
     assert {"Patient", "Observation", "DiagnosticReport", "ImagingStudy"} <= {
         i.split("/")[0] for i in ids
     }
     assert [r for r in refs if r not in ids] == []
-
-
-def _references(node):
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "reference" and isinstance(value, str):
-                yield value
-            else:
-                yield from _references(value)
-    elif isinstance(node, list):
-        for item in node:
-            yield from _references(item)

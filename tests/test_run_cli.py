@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from conftest import references
 from hutong.cli import app
 from hutong.mapping.facesheet import layout
 from hutong.synthetic import generate_cases
@@ -118,21 +119,9 @@ def test_every_fhir_line_validates_and_every_reference_resolves(demo_out, vendor
             model.model_validate(data)
             assert data["resourceType"] == path.stem
             ids.add(f"{path.stem}/{data['id']}")
-            refs.extend(_references(data))
+            refs.extend(references(data))
     assert len(ids) > 500 and refs
     assert [r for r in refs if r not in ids] == []
-
-
-def _references(node):
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "reference" and isinstance(value, str):
-                yield value
-            else:
-                yield from _references(value)
-    elif isinstance(node, list):
-        for item in node:
-            yield from _references(item)
 
 
 @pytest.mark.parametrize("vendor", VENDORS)
