@@ -34,7 +34,7 @@ def main() -> None:
             out=Path(tmp) / "out",
             diagnosis_codes=sample_code_system(DIAGNOSIS),
             procedure_codes=sample_code_system(PROCEDURE),
-            validate=args.validate,
+            validate="all" if args.validate else "none",
         )
         result = run([inputs], options)
         t2 = time.perf_counter()

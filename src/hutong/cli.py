@@ -93,7 +93,7 @@ def _run(inputs: list[Path], profile_name: str | None, out: Path, settings: dict
         diagnosis_codes=dx,
         procedure_codes=px,
         rule_pack=settings.get("rules", "nhsa-settlement"),
-        validate=settings.get("validate", True),
+        validate=settings.get("validate", "auto"),
         store=store,
         auto_map=settings.get("auto_map"),
         hl7_profile=settings.get("hl7_profile"),
@@ -166,8 +166,9 @@ def run_command(
         str, typer.Option(help="QC rule pack: built-in name or .toml path")
     ] = "nhsa-settlement",
     validate: Annotated[
-        bool, typer.Option(help="Validate every FHIR resource (fhir.resources R4B)")
-    ] = True,
+        str,
+        typer.Option(help="FHIR gate: all, sample, none, or auto (all up to 20,000 resources)"),
+    ] = "auto",
     auto_map: Annotated[
         float | None,
         typer.Option(help="Accept the matcher's best candidate at or above this score (auto)"),
@@ -306,6 +307,29 @@ def samples_generate(
     paths = generate(vendor, cases, seed, out)
     for p in paths:
         typer.echo(str(p))
+
+
+@app.command("validate")
+def validate_command(
+    paths: Annotated[
+        list[Path], typer.Argument(help="A run's output folder, NDJSON or Bundle files")
+    ],
+) -> None:
+    """The FHIR conformance gate: R4B models, required bindings, references resolving.
+
+    Reports each problem with the file and line (or Bundle entry), resource and element path.
+    """
+    from hutong.mapping.fhir.gate import gate
+
+    for path in paths:
+        if not path.exists():
+            raise _fail(f"{path}: no such file or folder / 文件或目录不存在")
+    checked, problems = gate(paths)
+    for line in problems:
+        typer.echo(line)
+    typer.echo(f"{checked} resources checked, {len(problems)} errors / 个错误")
+    if problems:
+        raise typer.Exit(1)
 
 
 @app.command()

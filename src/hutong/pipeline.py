@@ -50,7 +50,7 @@ class RunOptions:
     diagnosis_codes: CodeSystem
     procedure_codes: CodeSystem
     rule_pack: str = "nhsa-settlement"
-    validate: bool = True
+    validate: str = "auto"  # all | sample | none | auto (all up to SAMPLE_ABOVE resources)
     batch_size: int = 50_000
     hl7_profile: Path | None = None  # an HL7 v2 profile (Z-segment maps, extra message types)
     store: Store | None = None  # approved mappings come from it; new local terms go to it
@@ -208,7 +208,8 @@ def run(
 
     dropped: list[Reject] = []  # rows the emitters could not reference (should stay empty)
     resources = emit_fhir(tables, dropped)
-    fhir_errors = validate(resources) if options.validate else []
+    mode, checked = _validation(options.validate, resources)
+    fhir_errors = validate(checked) if mode != "none" else []
     fhir_counts = write_ndjson(resources, out / "fhir")
 
     pack = load_pack(options.rule_pack)
@@ -228,6 +229,7 @@ def run(
     manifest = _manifest(
         options, books, tables, sheet, fhir_counts, fhir_errors, findings, pack, queue
     )
+    manifest["fhir"]["validated"] = mode
     manifest["linking"] = link_notes
     manifest["profiles"] = sorted(used)
     manifest["fhir"]["dropped"] = [r.line() for r in dropped]
@@ -235,6 +237,35 @@ def run(
         json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", "utf-8"
     )
     return RunResult(manifest, rejects, tables, sheet, findings, fhir_errors)
+
+
+SAMPLE_ABOVE = 20_000  # model validation costs about 1 ms a resource: sample bigger runs
+SAMPLE_SIZE = 2_000  # resources of each type validated in a sample
+
+
+def _validation(mode: str, resources: dict[str, list[dict]]) -> tuple[str, dict[str, list[dict]]]:
+    """Which resources the gate checks: all, an evenly spread sample of each type (references
+    are then checked within the sample only), or none."""
+    if mode not in ("all", "sample", "none", "auto"):
+        raise ValueError(f"--validate must be all, sample, none or auto, not {mode!r}")
+    total = sum(len(v) for v in resources.values())
+    if mode == "auto":
+        mode = "all" if total <= SAMPLE_ABOVE else "sample"
+    if mode != "sample":
+        return mode, resources
+    sample = {}
+    for kind, items in resources.items():
+        step = max(1, len(items) // SAMPLE_SIZE)
+        sample[kind] = items[::step]
+    kept = {f"{k}/{r['id']}" for k, items in sample.items() for r in items}
+    # Resources the sampled ones refer to come along, so references still resolve.
+    from hutong.mapping.fhir.validate import references
+
+    wanted = {t for items in sample.values() for r in items for t in references(r)} - kept
+    for kind, items in resources.items():
+        extra = [r for r in items if f"{kind}/{r['id']}" in wanted]
+        sample[kind] = sample[kind] + extra
+    return mode, sample
 
 
 def _imaging(tables: dict[str, pd.DataFrame]) -> tuple[dict[str, pd.DataFrame], list[Reject]]:

@@ -1,0 +1,87 @@
+"""The conformance gate over files: NDJSON (Bulk Data), Bundles or single resources on disk.
+
+``hutong validate DIR`` reads what a run (or anyone) wrote and reports each problem with the file
+and line (or Bundle entry), the resource and the element path; the checks are :func:`validate`'s:
+fhir.resources R4B models, required bindings, and references resolving inside what was read.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from hutong.mapping.fhir.validate import validate
+
+SUFFIXES = (".ndjson", ".json")
+
+
+def read_resources(paths: list[Path]) -> tuple[dict[str, list[dict]], dict[str, str], list[str]]:
+    """Resources by type from files and folders, where each was found, and unreadable lines."""
+    found: dict[str, list[dict]] = {}
+    where: dict[str, str] = {}
+    problems: list[str] = []
+    files = []
+    for path in paths:
+        if path.is_dir() and (path / "fhir").is_dir():
+            path = path / "fhir"  # a run's output folder: its FHIR part
+        if path.is_dir():
+            files += sorted(p for p in path.rglob("*") if p.suffix in SUFFIXES and p.is_file())
+        else:
+            files.append(path)
+    for file in files:
+        for location, resource in _resources(file, problems):
+            kind = resource.get("resourceType", "?")
+            found.setdefault(kind, []).append(resource)
+            where.setdefault(f"{kind}/{resource.get('id', '?')}", location)
+    return found, where, problems
+
+
+def _resources(file: Path, problems: list[str]):
+    text = file.read_text("utf-8-sig")
+    if file.suffix == ".ndjson":
+        for number, line in enumerate(text.splitlines(), start=1):
+            if line.strip():
+                yield from _parsed(line, f"{file}:{number}", problems)
+        return
+    for location, resource in _parsed(text, str(file), problems):
+        if resource.get("resourceType") == "Bundle":
+            for i, entry in enumerate(resource.get("entry") or []):
+                if isinstance(entry, dict) and isinstance(entry.get("resource"), dict):
+                    yield f"{location}#entry[{i}]", entry["resource"]
+        else:
+            yield location, resource
+
+
+def _parsed(text: str, location: str, problems: list[str]):
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        problems.append(f"{location}: not JSON ({exc.msg} at column {exc.colno})")
+        return
+    if not isinstance(data, dict) or "resourceType" not in data:
+        problems.append(f"{location}: not a FHIR resource (no resourceType)")
+        return
+    yield location, data
+
+
+def outputs(path: Path) -> list[list[Path]]:
+    """What to check as one output: a run folder's fhir/, each run under a demo folder, or the
+    files given. References must resolve within one output, not across runs."""
+    if path.is_dir() and not (path / "fhir").is_dir():
+        runs = sorted(p for p in path.iterdir() if (p / "fhir").is_dir())
+        if runs:
+            return [[run] for run in runs]
+    return [[path]]
+
+
+def gate(paths: list[Path]) -> tuple[int, list[str]]:
+    """(resources checked, problems), each problem prefixed with where the resource was read."""
+    checked, problems = 0, []
+    for unit in (u for path in paths for u in outputs(path)):
+        found, where, unreadable = read_resources(unit)
+        problems += unreadable
+        for line in validate(found):
+            name, _, rest = line.partition(": ")
+            problems.append(f"{where.get(name, '?')} {name}: {rest}")
+        checked += sum(len(v) for v in found.values())
+    return checked, problems

@@ -1,0 +1,63 @@
+"""`hutong validate`: the conformance gate over what a run (or anyone) wrote."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from hutong.cli import app
+from hutong.pipeline import _validation
+
+ROOT = Path(__file__).resolve().parents[1]
+runner = CliRunner()
+
+
+def test_the_demo_output_passes_the_gate(tmp_path):
+    out = tmp_path / "demo"
+    demo = runner.invoke(app, ["demo", "--out", str(out), "--samples", str(ROOT / "samples"), "-q"])
+    assert demo.exit_code == 0, demo.output
+    result = runner.invoke(app, ["validate", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "0 errors" in result.output and "resources checked" in result.output
+
+
+def test_a_broken_bundle_reports_each_error_with_resource_and_path(tmp_path):
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [
+            {"resource": {"resourceType": "Patient", "id": "p1", "gender": "mal"}},
+            {"resource": {"resourceType": "Encounter", "id": "e1", "status": "finished",
+                          "class": {"code": "IMP"}, "subject": {"reference": "Patient/nope"}}},
+            {"resource": {"resourceType": "Observation", "id": "o1", "status": "final",
+                          "code": {"text": "血红蛋白"}, "valueQuantity": {"value": "abc"}}},
+        ],
+    }  # fmt: skip
+    path = tmp_path / "broken.json"
+    path.write_text(json.dumps(bundle), "utf-8")
+    result = runner.invoke(app, ["validate", str(path)])
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    assert any("#entry[0] Patient/p1: gender" in line and "mal" in line for line in lines)
+    assert any("#entry[1] Encounter/e1: reference Patient/nope" in line for line in lines)
+    assert any("#entry[2] Observation/o1: valueQuantity.value" in line for line in lines)
+    assert "3 resources checked" in result.output
+
+
+def test_ndjson_lines_and_unreadable_lines_are_located(tmp_path):
+    good = {"resourceType": "Patient", "id": "p1", "gender": "female"}
+    path = tmp_path / "Patient.ndjson"
+    path.write_text(json.dumps(good) + "\n{not json\n", "utf-8")
+    result = runner.invoke(app, ["validate", str(path)])
+    assert result.exit_code == 1 and f"{path}:2: not JSON" in result.output
+
+
+def test_sampling_keeps_referenced_resources():
+    patients = [{"resourceType": "Patient", "id": f"p{i}"} for i in range(30_000)]
+    obs = [{"resourceType": "Observation", "id": "o1", "subject": {"reference": "Patient/p29999"}}]
+    mode, sample = _validation("auto", {"Patient": patients, "Observation": obs})
+    assert mode == "sample" and len(sample["Patient"]) < 3_000
+    assert any(p["id"] == "p29999" for p in sample["Patient"])
+    assert _validation("none", {"Patient": patients})[0] == "none"
