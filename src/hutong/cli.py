@@ -52,6 +52,28 @@ def _code_systems(dx_codes: Path | None, px_codes: Path | None, store):
     return systems
 
 
+def _deid_key(deid: str, key_file: Path | None, ephemeral: bool = False) -> bytes | None:
+    """The pseudonym key, read once here so no module ever writes it anywhere."""
+    if deid == "none":
+        return None
+    from hutong.mapping.deid import deid_key
+
+    try:
+        return deid_key(key_file)
+    except ValueError as exc:
+        if not ephemeral:
+            raise _fail(str(exc)) from None
+    import secrets
+
+    typer.secho(
+        "no HUTONG_DEID_KEY: the demo uses a one-off key (pseudonyms differ run to run) / "
+        "未设置密钥，演示使用临时密钥",
+        fg="yellow",
+        err=True,
+    )
+    return secrets.token_bytes(32)
+
+
 def _store_for_run(db: str | None, use_store: bool):
     """The store a run reads decisions from: --db, $HUTONG_DB, or the default file if it exists."""
     import os
@@ -97,6 +119,8 @@ def _run(inputs: list[Path], profile_name: str | None, out: Path, settings: dict
         store=store,
         auto_map=settings.get("auto_map"),
         hl7_profile=settings.get("hl7_profile"),
+        deid=settings.get("deid", "none"),
+        deid_key=settings.get("deid_key"),
     )
     with Progress(disable=quiet, transient=True) as progress:
         task = progress.add_task("reading / 读取", total=len(files))
@@ -177,6 +201,12 @@ def run_command(
         Path | None,
         typer.Option(help="HL7 v2 profile (.toml): Z-segment fields → canonical columns"),
     ] = None,
+    deid: Annotated[
+        str, typer.Option(help="De-identify every output: none, research, share or a .toml")
+    ] = "none",
+    deid_key_file: Annotated[
+        Path | None, typer.Option(help="HMAC key file for pseudonyms (else $HUTONG_DEID_KEY)")
+    ] = None,
     db: Annotated[
         str | None,
         typer.Option("--db", help="Terminology store URL; default $HUTONG_DB or the user's store"),
@@ -194,6 +224,7 @@ def run_command(
     settings = {
         "dx_codes": dx_codes, "px_codes": px_codes, "rules": rules, "validate": validate,
         "auto_map": auto_map, "store": _store_for_run(db, store), "hl7_profile": hl7_profile,
+        "deid": deid, "deid_key": _deid_key(deid, deid_key_file),
     }  # fmt: skip
     result = _run(inputs, profile, out, settings, quiet)
     used = result.manifest["profiles"]
@@ -216,6 +247,9 @@ def demo(
     samples: Annotated[
         Path, typer.Option(help="Folder with samples/vendor-a and samples/vendor-b")
     ] = Path("samples"),
+    deid: Annotated[
+        str, typer.Option(help="De-identify the demo outputs: none, research or share")
+    ] = "none",
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
     """Run both sample vendors (generated when ./samples is absent) into OUT/<vendor>/.
@@ -228,6 +262,7 @@ def demo(
     from hutong.synthetic import generate
 
     failed = False
+    key = _deid_key(deid, None, ephemeral=True)
     with tempfile.TemporaryDirectory() as tmp:
         store = _demo_store(Path(tmp), samples / "mappings")
         for vendor, seed in SAMPLE_SEEDS.items():
@@ -239,7 +274,9 @@ def demo(
                     generate(name, 200, seed, folder)
                 folders.append(folder)
             target = out / vendor
-            settings = {"store": store, "auto_map": DEMO_AUTO_MAP[vendor]}
+            settings = {
+                "store": store, "auto_map": DEMO_AUTO_MAP[vendor], "deid": deid, "deid_key": key,
+            }  # fmt: skip
             result = _run(folders, None, target, settings, quiet)
             typer.secho(f"hutong demo · {vendor} · {', '.join(map(str, folders))}", bold=True)
             _summary(result, target)
@@ -307,6 +344,36 @@ def samples_generate(
     paths = generate(vendor, cases, seed, out)
     for p in paths:
         typer.echo(str(p))
+
+
+deid_app = typer.Typer(help="De-identification checks / 去标识化检查.", no_args_is_help=True)
+app.add_typer(deid_app, name="deid")
+
+
+@deid_app.command("scan")
+def deid_scan(
+    folder: Annotated[Path, typer.Argument(help="An output folder to scan")],
+    inputs: Annotated[
+        list[Path] | None, typer.Option("--input", "-i", help="The run's inputs (for names)")
+    ] = None,
+    names: Annotated[Path | None, typer.Option(help="A file of names, one a line")] = None,
+) -> None:
+    """Find personal data left in FOLDER: the inputs' names, ID numbers with a valid check
+    digit, mobile numbers and street addresses. Exit 1 when anything is found."""
+    from hutong.pipeline import input_names
+    from hutong.quality.pii import scan
+
+    known: set[str] = set()
+    if inputs:
+        known |= input_names(inputs)
+    if names is not None:
+        known |= {n.strip() for n in names.read_text("utf-8").splitlines() if n.strip()}
+    hits = scan(folder, known)
+    for hit in hits[:200]:
+        typer.echo(str(hit))
+    typer.echo(f"{len(hits)} findings / 发现 {len(hits)} 处个人信息 ({len(known)} names checked)")
+    if hits:
+        raise typer.Exit(1)
 
 
 @app.command("validate")

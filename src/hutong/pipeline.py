@@ -7,6 +7,7 @@ input file, records read = converted + rejected, and every reject is written wit
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -53,6 +54,8 @@ class RunOptions:
     validate: str = "auto"  # all | sample | none | auto (all up to SAMPLE_ABOVE resources)
     batch_size: int = 50_000
     hl7_profile: Path | None = None  # an HL7 v2 profile (Z-segment maps, extra message types)
+    deid: str = "none"  # de-identification profile: none, research, share or a .toml path
+    deid_key: bytes | None = None  # the HMAC key (never written anywhere)
     store: Store | None = None  # approved mappings come from it; new local terms go to it
     auto_map: float | None = None  # accept the matcher's best candidate at or above this score
 
@@ -200,6 +203,10 @@ def run(
     for table, coder in coders.items():
         tables[table] = apply_codes(tables[table], coder, table)
     tables = {t: sort_rows(t, conform(t, f).to_pandas()) for t, f in tables.items()}
+    deid_report = None
+    if options.deid != "none":
+        tables, deid_report = _deidentify(tables, options)
+        books.rejects = [_without_value(r) for r in books.rejects]
 
     out = options.out
     out.mkdir(parents=True, exist_ok=True)
@@ -230,6 +237,7 @@ def run(
         options, books, tables, sheet, fhir_counts, fhir_errors, findings, pack, queue
     )
     manifest["fhir"]["validated"] = mode
+    manifest["deid"] = deid_report
     manifest["linking"] = link_notes
     manifest["profiles"] = sorted(used)
     manifest["fhir"]["dropped"] = [r.line() for r in dropped]
@@ -237,6 +245,59 @@ def run(
         json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", "utf-8"
     )
     return RunResult(manifest, rejects, tables, sheet, findings, fhir_errors)
+
+
+NAME_COLUMNS = {
+    "patient": ("name", "coner_name"),
+    "encounter": ("chfpdr_name",),
+    "procedure": ("oper_dr_name", "anst_dr_name"),
+    "order": ("requester",),
+}
+
+
+def input_names(inputs: list[Path], profile: Profile | None = None) -> set[str]:
+    """The people's names in the inputs (patients, contacts, doctors): what a scan of a
+    de-identified output must not find."""
+    names: set[str] = set()
+    for path in input_files(inputs):
+        fmt = detect(path)
+        if fmt is None:
+            continue
+        if fmt == "table":
+            raw, kind = open_table(path, profile or guess_profile([path]))
+            stream = batches(raw, kind, profile or guess_profile([path]))
+        else:
+            stream = reader(fmt)(path)
+        for batch in stream:
+            for table, columns in NAME_COLUMNS.items():
+                frame = batch.tables.get(table)
+                for column in columns if frame is not None else ():
+                    if column in frame:
+                        names |= {str(v) for v in frame[column].dropna() if len(str(v)) >= 2}
+    return names
+
+
+def _deidentify(tables: dict[str, pd.DataFrame], options: RunOptions) -> tuple[dict, dict]:
+    """De-identified tables (every output is built from them) and the report for the manifest."""
+    from hutong.mapping.deid import deidentify, k_anonymity, load_deid_profile
+
+    if not options.deid_key:
+        raise ValueError("--deid needs a key: --deid-key-file PATH or HUTONG_DEID_KEY / 缺少密钥")
+    profile = load_deid_profile(options.deid)
+    out, report = deidentify(tables, profile, options.deid_key)
+    out = {t: sort_rows(t, conform(t, f).to_pandas()) for t, f in out.items()}
+    k = getattr(profile, "k", 5)
+    return out, {"profile": profile.name, **report, "k_anonymity": k_anonymity(out, k)}
+
+
+_QUOTED = re.compile(r": '.*'$")
+
+
+def _without_value(reject: Reject) -> Reject:
+    """A reject as written in a de-identified run: where and why, not the offending value
+    (a malformed birth date or name is personal data too)."""
+    return Reject(reject.source, reject.locator, reject.reason, _QUOTED.sub("", reject.message),
+                  reject.field, None)  # fmt: skip
 
 
 SAMPLE_ABOVE = 20_000  # model validation costs about 1 ms a resource: sample bigger runs

@@ -110,7 +110,7 @@ def shift(values: pd.Series, days: pd.Series) -> pd.Series:
     """``values`` moved by ``days``; datetime64 stays datetime64, python dates stay dates."""
     delta = pd.to_timedelta(days, unit="D")
     if pd.api.types.is_datetime64_any_dtype(values.dtype):
-        return values + delta.values
+        return (values + delta.values).astype(values.dtype)
     as_time = pd.to_datetime(values, errors="coerce")
     moved = (as_time + delta.values).dt.date
     return moved.astype(object).where(as_time.notna(), None)

@@ -12,9 +12,7 @@ LEVELS = ("province", "city", "county")
 CODE_DIGITS = {"province": 2, "city": 4, "county": 6}
 
 _MUNICIPALITIES = "北京市|天津市|上海市|重庆市"
-_PROVINCE = re.compile(
-    rf"(?:{_MUNICIPALITIES}|[\u4e00-\u9fff]{{2,8}}?(?:省|自治区|特别行政区))"
-)
+_PROVINCE = re.compile(rf"(?:{_MUNICIPALITIES}|[\u4e00-\u9fff]{{2,8}}?(?:省|自治区|特别行政区))")
 _CITY = re.compile(r"[\u4e00-\u9fff]{1,10}?(?:自治州|地区|盟|市)")
 _COUNTY = re.compile(r"[\u4e00-\u9fff]{1,10}?(?:自治县|区|县|旗|市)")
 
@@ -65,6 +63,4 @@ def region_code(code: str, level: str) -> str | None:
 
 def region_codes(values: pd.Series, level: str) -> pd.Series:
     """Column form of :func:`region_code`; empty stays empty."""
-    return values.map(
-        lambda v: region_code(v, level) if isinstance(v, str) and v.strip() else None
-    )
+    return values.map(lambda v: region_code(v, level) if isinstance(v, str) and v.strip() else None)

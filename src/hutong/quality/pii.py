@@ -80,7 +80,12 @@ class PiiHit:
 
     def to_dict(self) -> dict:
         """The hit for a manifest: the matched text masked, never in clear."""
-        return {"file": str(self.file), "line": self.line, "kind": self.kind, "text": mask(self.text)}
+        return {
+            "file": str(self.file),
+            "line": self.line,
+            "kind": self.kind,
+            "text": mask(self.text),
+        }
 
 
 def find(text: str, names: Iterable[str] = ()) -> Iterator[tuple[int, str, str]]:
