@@ -110,7 +110,12 @@ def names_pattern(names: Iterable[str]) -> re.Pattern[str] | None:
     usable = sorted({n.strip() for n in names if n and len(n.strip()) >= 2}, key=len, reverse=True)
     if not usable:
         return None
-    return re.compile("|".join(re.escape(n) for n in usable))
+    # A Latin name is a word of its own ("OR" is not found inside "OBR"); Han names have no
+    # word boundaries to rely on.
+    parts = [
+        rf"(?<![A-Za-z]){re.escape(n)}(?![A-Za-z])" if n.isascii() else re.escape(n) for n in usable
+    ]
+    return re.compile("|".join(parts))
 
 
 def scan(folder: Path, names: Iterable[str] = frozenset()) -> list[PiiHit]:
