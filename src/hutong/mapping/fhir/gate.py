@@ -8,6 +8,7 @@ fhir.resources R4B models, required bindings, and references resolving inside wh
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 
 from hutong.mapping.fhir.validate import validate
@@ -54,7 +55,7 @@ def _resources(file: Path, problems: list[str]):
 
 def _parsed(text: str, location: str, problems: list[str]):
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_float=Decimal)  # 7.10 stays 7.10 while it is checked
     except json.JSONDecodeError as exc:
         problems.append(f"{location}: not JSON ({exc.msg} at column {exc.colno})")
         return
