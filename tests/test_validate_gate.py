@@ -61,3 +61,26 @@ def test_sampling_keeps_referenced_resources():
     assert mode == "sample" and len(sample["Patient"]) < 3_000
     assert any(p["id"] == "p29999" for p in sample["Patient"])
     assert _validation("none", {"Patient": patients})[0] == "none"
+
+
+def test_run_with_bundle_writes_idempotent_transactions_that_pass_the_gate(tmp_path):
+    outs = []
+    for name in ("one", "two"):
+        out = tmp_path / name
+        args = ["run", str(ROOT / "samples" / "vendor-a"), "-o", str(out), "-q", "--no-store"]
+        result = runner.invoke(app, [*args, "--bundle"])
+        assert result.exit_code == 0, result.output
+        outs.append(out)
+    bundles = sorted((outs[0] / "bundles").glob("bundle-*.json"))
+    assert bundles
+    entries = [e for b in bundles for e in json.loads(b.read_text("utf-8"))["entry"]]
+    assert all(e["request"]["method"] == "PUT" for e in entries)
+    assert {e["resource"]["resourceType"] for e in entries} >= {"Patient", "Claim"}
+    ndjson = sum(
+        len(p.read_text("utf-8").splitlines()) for p in (outs[0] / "fhir").glob("*.ndjson")
+    )
+    assert len(entries) == ndjson
+    gate = runner.invoke(app, ["validate", str(outs[0] / "bundles")])
+    assert gate.exit_code == 0, gate.output
+    for a, b in zip(bundles, sorted((outs[1] / "bundles").glob("bundle-*.json")), strict=True):
+        assert a.read_bytes() == b.read_bytes()

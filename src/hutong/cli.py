@@ -120,6 +120,7 @@ def _run(inputs: list[Path], profile_name: str | None, out: Path, settings: dict
         auto_map=settings.get("auto_map"),
         hl7_profile=settings.get("hl7_profile"),
         deid=settings.get("deid", "none"),
+        bundle=settings.get("bundle", False),
         deid_key=settings.get("deid_key"),
     )
     with Progress(disable=quiet, transient=True) as progress:
@@ -201,6 +202,9 @@ def run_command(
         Path | None,
         typer.Option(help="HL7 v2 profile (.toml): Z-segment fields → canonical columns"),
     ] = None,
+    bundle: Annotated[
+        bool, typer.Option(help="Also write FHIR transaction Bundles (PUT) to OUT/bundles")
+    ] = False,
     deid: Annotated[
         str, typer.Option(help="De-identify every output: none, research, share or a .toml")
     ] = "none",
@@ -224,7 +228,7 @@ def run_command(
     settings = {
         "dx_codes": dx_codes, "px_codes": px_codes, "rules": rules, "validate": validate,
         "auto_map": auto_map, "store": _store_for_run(db, store), "hl7_profile": hl7_profile,
-        "deid": deid, "deid_key": _deid_key(deid, deid_key_file),
+        "deid": deid, "deid_key": _deid_key(deid, deid_key_file), "bundle": bundle,
     }  # fmt: skip
     result = _run(inputs, profile, out, settings, quiet)
     used = result.manifest["profiles"]

@@ -54,6 +54,7 @@ class RunOptions:
     validate: str = "auto"  # all | sample | none | auto (all up to SAMPLE_ABOVE resources)
     batch_size: int = 50_000
     hl7_profile: Path | None = None  # an HL7 v2 profile (Z-segment maps, extra message types)
+    bundle: bool = False  # also write FHIR transaction Bundles (PUT, idempotent) to OUT/bundles
     deid: str = "none"  # de-identification profile: none, research, share or a .toml path
     deid_key: bytes | None = None  # the HMAC key (never written anywhere)
     store: Store | None = None  # approved mappings come from it; new local terms go to it
@@ -218,6 +219,10 @@ def run(
     mode, checked = _validation(options.validate, resources)
     fhir_errors = validate(checked) if mode != "none" else []
     fhir_counts = write_ndjson(resources, out / "fhir")
+    if options.bundle:
+        from hutong.mapping.fhir.bundle import write_bundles
+
+        write_bundles(resources, out / "bundles")
 
     pack = load_pack(options.rule_pack)
     findings = check(sheet, pack)

@@ -21,6 +21,7 @@ import pandas as pd
 
 from hutong import model
 from hutong.mapping.fhir import (
+    claim,
     coded,
     condition,
     encounter,
@@ -36,6 +37,7 @@ from hutong.mapping.fhir.datatypes import column, integers, text
 from hutong.mapping.fhir.ids import vendor_keyed
 from hutong.mapping.fhir.systems import hl7
 from hutong.model import Reject
+from hutong.terminologies.valuesets import valueset
 
 # Columns a row cannot be identified or linked without.
 REQUIRED = {
@@ -50,6 +52,7 @@ REQUIRED = {
     "imaging_series": ["series_uid", "study_uid"],
     "imaging_instance": ["sop_instance_uid", "series_uid", "study_uid", "sop_class_uid"],
     "medication": ["vendor", "med_id", "patient_id"],
+    "charge": ["vendor", "mdtrt_id"],
 }
 # Columns that link a row to another table when they are given (cleaned like the required ones).
 LINKS = {
@@ -58,6 +61,7 @@ LINKS = {
     "observation": ["mdtrt_id", "report_id"],
     "imaging_study": ["mdtrt_id"],
     "medication": ["mdtrt_id", "order_id"],
+    "charge": ["med_chrgitm"],
 }
 # The resource type each clinical table gives; the type is in the output when one of its tables
 # is given and not empty (a face-sheet-only run has the four face sheet types, as before).
@@ -79,9 +83,10 @@ def emit_fhir(
 
     ``tables`` holds canonical frames by table name (``patient``, ``encounter``, ``diagnosis``,
     ``procedure``, and the clinical ``order``, ``report``, ``observation``, ``imaging_study``,
-    ``imaging_series``, ``imaging_instance``, ``medication``; a missing table is empty, other
-    tables such as ``charge`` and ``patient_link`` are ignored). The four face sheet types are
-    always in the result; a clinical type only when one of its tables is given and not empty.
+    ``imaging_series``, ``imaging_instance``, ``medication``, and ``charge``; a missing table is
+    empty, other tables such as ``patient_link`` are ignored). The four face sheet types are
+    always in the result; a clinical type only when one of its tables is given and not empty,
+    and ``Claim`` (one per inpatient stay with charges) only when ``charge`` is not empty.
     Rows that cannot be emitted are appended to ``rejects`` (``orphan``, ``missing_value`` or
     ``duplicate``), e.g. a diagnosis whose stay is not in the output. Typical use::
 
@@ -151,10 +156,52 @@ def _emit(tables: dict[str, pd.DataFrame], found: list[Reject]) -> dict[str, lis
         "Procedure": procedures,
     }
     given = {t for t, frame in tables.items() if frame is not None and len(frame)}
+    if "charge" in given:
+        out["Claim"] = _claims(tables, found, stays, encounters, entries)
     if given & {t for names in CLINICAL.values() for t in names}:
         clinical = _clinical(tables, found, people, stay_keys)
         out.update({kind: clinical[kind] for kind, names in CLINICAL.items() if given & set(names)})
     return {kind: sorted(items, key=lambda r: r["id"]) for kind, items in out.items()}
+
+
+def _claims(
+    tables: dict[str, pd.DataFrame],
+    found: list[Reject],
+    stays: pd.DataFrame,
+    encounters: list[dict],
+    diagnoses: dict[str, list[dict]],
+) -> list[dict]:
+    """One Claim per emitted inpatient (IMP) stay with charge rows. A charge row whose stay is
+    not an emitted inpatient stay is an orphan; one without a known fee category or amount, or
+    whose stay has neither discharge nor admission time (Claim.created), is rejected too."""
+    inpatient = {e["id"] for e in encounters if e["class"].get("code") == "IMP"}
+    billed = stays[stays["id"].isin(inpatient)].drop_duplicates("id").reset_index(drop=True)
+    keys = billed[["mdtrt_id", "id"]].rename(columns={"id": "encounter"})
+    message = "charge: no inpatient encounter {mdtrt_id!r} in the FHIR output / 无对应住院记录"
+    charges = _attach(_usable(tables, "charge", found), keys, "mdtrt_id", message, found)
+    undated = set(billed.loc[claim.created(billed).isna(), "id"])
+    fees = valueset("med_chrgitm")
+    amounts = claim.amounts(column(charges, "amt"))
+    usable = []
+    for (_, row), value in zip(charges.iterrows(), amounts, strict=True):
+        category = row["med_chrgitm"]
+        if category is None:
+            problem = ("missing_value", "med_chrgitm", "without fee category / 必填值缺失")
+        elif category not in fees:
+            problem = ("unknown_code", "med_chrgitm", "fee category not in med_chrgitm / 未知代码")
+        elif value is None:
+            problem = ("missing_value", "amt", "without amount / 必填值缺失")
+        elif row["encounter"] in undated:
+            problem = ("missing_value", "dscg_time", "stay has no discharge or admission time")
+        else:
+            usable.append(True)
+            continue
+        usable.append(False)
+        reason, field, why = problem
+        text = f"charge of encounter {row['mdtrt_id']!r} {why}: not converted to FHIR"
+        found.append(_reject(row, reason, text, field))
+    kept = charges[pd.Series(usable, index=charges.index, dtype=bool)]
+    return claim.claims(billed, kept, diagnoses)
 
 
 def _clinical(

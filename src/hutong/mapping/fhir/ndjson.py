@@ -28,6 +28,7 @@ TYPES = (
     "Observation",
     "ImagingStudy",
     "MedicationRequest",
+    "Claim",
 )
 
 
