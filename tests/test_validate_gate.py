@@ -84,3 +84,19 @@ def test_run_with_bundle_writes_idempotent_transactions_that_pass_the_gate(tmp_p
     assert gate.exit_code == 0, gate.output
     for a, b in zip(bundles, sorted((outs[1] / "bundles").glob("bundle-*.json")), strict=True):
         assert a.read_bytes() == b.read_bytes()
+
+
+def test_an_id_that_is_not_the_stable_one_is_reported(tmp_path):
+    from hutong.mapping.fhir.ids import resource_id
+
+    system = "urn:hutong:sid:vendor-a:medcasno"
+    good = {"resourceType": "Patient", "id": resource_id(system, "B1"),
+            "identifier": [{"system": system, "value": "B1"}]}  # fmt: skip
+    bad = {**good, "id": "0f0f0f0f-0000-4000-8000-000000000000",
+           "identifier": [{"system": system, "value": "B2"}]}  # fmt: skip
+    path = tmp_path / "Patient.ndjson"
+    path.write_text(json.dumps(good) + "\n" + json.dumps(bad) + "\n", "utf-8")
+    result = runner.invoke(app, ["validate", str(path)])
+    assert result.exit_code == 1
+    assert f"{path}:2 Patient/0f0f0f0f-0000-4000-8000-000000000000: id:" in result.output
+    assert "1 errors" in result.output

@@ -1,8 +1,9 @@
 """The conformance gate over files: NDJSON (Bulk Data), Bundles or single resources on disk.
 
 ``hutong validate DIR`` reads what a run (or anyone) wrote and reports each problem with the file
-and line (or Bundle entry), the resource and the element path; the checks are :func:`validate`'s:
-fhir.resources R4B models, required bindings, and references resolving inside what was read.
+and line (or Bundle entry), the resource and the element path; the checks are :func:`validate`'s
+(fhir.resources R4B models, required bindings, references resolving inside what was read) and,
+for resources hutong identified, that the id is the stable UUIDv5 of the first identifier.
 """
 
 from __future__ import annotations
@@ -75,6 +76,21 @@ def outputs(path: Path) -> list[list[Path]]:
     return [[path]]
 
 
+def id_problems(resource: dict) -> list[str]:
+    """A resource hutong identified must carry the UUIDv5 of its first identifier, so that a
+    re-run overwrites on a server instead of duplicating (ImagingStudy uses its DICOM UID)."""
+    from hutong.mapping.fhir.ids import resource_id
+
+    first = (resource.get("identifier") or [{}])[0]
+    system, value = first.get("system", ""), first.get("value")
+    if not system.startswith("urn:hutong:sid:") or value is None:
+        return []
+    expected = resource_id(system, value)
+    if resource.get("id") != expected:
+        return [f"id: {resource.get('id')!r} is not the stable id {expected} of {system}|{value}"]
+    return []
+
+
 def gate(paths: list[Path]) -> tuple[int, list[str]]:
     """(resources checked, problems), each problem prefixed with where the resource was read."""
     checked, problems = 0, []
@@ -84,5 +100,9 @@ def gate(paths: list[Path]) -> tuple[int, list[str]]:
         for line in validate(found):
             name, _, rest = line.partition(": ")
             problems.append(f"{where.get(name, '?')} {name}: {rest}")
+        for kind, items in found.items():
+            for resource in items:
+                name = f"{kind}/{resource.get('id', '?')}"
+                problems += [f"{where.get(name, '?')} {name}: {p}" for p in id_problems(resource)]
         checked += sum(len(v) for v in found.values())
     return checked, problems
