@@ -8,7 +8,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from hutong.cli import app
-from hutong.pipeline import _validation
+from hutong.mapping.fhir.gate import validation_sample as _validation
 
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()

@@ -25,18 +25,16 @@ from hutong.adapters.table import batches, open_table
 from hutong.linking import link
 from hutong.mapping.facesheet import FaceSheet, build_facesheet, write_facesheet
 from hutong.mapping.fhir import emit_fhir, validate, write_ndjson
+from hutong.mapping.fhir.gate import validation_sample
 from hutong.model import REJECT_REASONS, SCHEMAS, Reject, conform, sort_rows
 from hutong.quality import check, load_pack, write_findings, write_report
 from hutong.terminologies.codesystem import CodeSystem
 from hutong.terminologies.coding import (
-    TERM,
-    UNMAPPED,
     Coder,
     apply_codes,
-    distinct_terms,
-    local_systems,
     unmapped,
 )
+from hutong.terminologies.feed import feed_store, in_store
 
 if TYPE_CHECKING:
     from hutong.terminologies.store import Store
@@ -216,7 +214,7 @@ def run(
 
     dropped: list[Reject] = []  # rows the emitters could not reference (should stay empty)
     resources = emit_fhir(tables, dropped)
-    mode, checked = _validation(options.validate, resources)
+    mode, checked = validation_sample(options.validate, resources)
     fhir_errors = validate(checked) if mode != "none" else []
     fhir_counts = write_ndjson(resources, out / "fhir")
     if options.bundle:
@@ -233,7 +231,7 @@ def run(
 
     queue = unmapped(tables, coders)
     if options.store is not None:
-        _feed_store(options, tables, coders)
+        feed_store(options.store, tables, coders)
     queue.to_csv(out / "unmapped.csv", index=False, encoding="utf-8-sig", lineterminator="\n")
     rejects = sorted(books.rejects, key=lambda r: (r.source, _locator_key(r.locator)))
     _write_rejects(rejects, out / "rejects.ndjson")
@@ -305,35 +303,6 @@ def _without_value(reject: Reject) -> Reject:
                   reject.field, None)  # fmt: skip
 
 
-SAMPLE_ABOVE = 20_000  # model validation costs about 1 ms a resource: sample bigger runs
-SAMPLE_SIZE = 2_000  # resources of each type validated in a sample
-
-
-def _validation(mode: str, resources: dict[str, list[dict]]) -> tuple[str, dict[str, list[dict]]]:
-    """Which resources the gate checks: all, an evenly spread sample of each type (references
-    are then checked within the sample only), or none."""
-    if mode not in ("all", "sample", "none", "auto"):
-        raise ValueError(f"--validate must be all, sample, none or auto, not {mode!r}")
-    total = sum(len(v) for v in resources.values())
-    if mode == "auto":
-        mode = "all" if total <= SAMPLE_ABOVE else "sample"
-    if mode != "sample":
-        return mode, resources
-    sample = {}
-    for kind, items in resources.items():
-        step = max(1, len(items) // SAMPLE_SIZE)
-        sample[kind] = items[::step]
-    kept = {f"{k}/{r['id']}" for k, items in sample.items() for r in items}
-    # Resources the sampled ones refer to come along, so references still resolve.
-    from hutong.mapping.fhir.validate import references
-
-    wanted = {t for items in sample.values() for r in items for t in references(r)} - kept
-    for kind, items in resources.items():
-        extra = [r for r in items if f"{kind}/{r['id']}" in wanted]
-        sample[kind] = sample[kind] + extra
-    return mode, sample
-
-
 def _imaging(tables: dict[str, pd.DataFrame]) -> tuple[dict[str, pd.DataFrame], list[Reject]]:
     """Study and series rows from every DICOM instance of the run (a study spans batches).
 
@@ -380,57 +349,10 @@ def _coders(options: RunOptions) -> dict[str, Coder]:
     coders = {}
     for table, system in options.systems().items():
         approved = None
-        if options.store is not None and _in_store(options.store, system):
+        if options.store is not None and in_store(options.store, system):
             approved = options.store.approved(system.id)
         coders[table] = Coder(system, approved=approved, auto_map=options.auto_map)
     return coders
-
-
-def _in_store(store: Store, system: CodeSystem) -> bool:
-    return any(i.name == system.id and i.version == system.version for i in store.code_systems())
-
-
-def _feed_store(options: RunOptions, tables: dict[str, pd.DataFrame], coders: dict) -> None:
-    """Record this run's local terms (not national codes) in the store, with their frequency,
-    and propose candidates for the unmapped ones (the coders' queue), per hospital system."""
-    store = options.store
-    for table, coder in coders.items():
-        frame = tables[table]
-        if frame.empty or not _in_store(store, coder.system):
-            continue
-        # Terms already written as national codes need no curation: only local ones are kept.
-        frame = frame[frame["map_status"].isin([UNMAPPED, "auto", "approved"])]
-        frame = frame.assign(**{c: frame[c].astype("object").fillna("") for c in TERM})
-        frame = frame[(frame["local_code"] != "") | (frame["local_name"] != "")]
-        for local_system, rows in frame.groupby(local_systems(frame, table), sort=True):
-            _feed_terms(store, local_system, coder, rows)
-
-
-def _feed_terms(store: Store, local_system: str, coder: Coder, rows: pd.DataFrame) -> None:
-    counts = (
-        rows.groupby(TERM, sort=True)
-        .agg(count=("mdtrt_id", "size"), example=("locator", "min"))
-        .reset_index()
-    )
-    store.record_terms(local_system, coder.system.id, counts)
-    todo = rows.drop_duplicates(TERM)
-    todo = todo[todo["map_status"].isin([UNMAPPED, "auto"])]
-    if todo.empty:
-        return
-    suggestions = coder.matcher.suggest_many(distinct_terms(todo).replace("", None), top=5)
-    for (code, name), group in suggestions.groupby(
-        [suggestions["local_code"].fillna(""), suggestions["local_name"].fillna("")], sort=True
-    ):
-        chosen = todo[(todo["local_code"] == code) & (todo["local_name"] == name)]
-        auto = not chosen.empty and chosen["map_status"].iloc[0] == "auto"
-        candidates = list(zip(group["code"], group["display"], group["score"], strict=True))
-        if auto:  # the code the run applied goes first, so the store marks that one auto
-            applied = chosen["code"].iloc[0]
-            candidates.sort(key=lambda c: c[0] != applied)
-        store.propose(
-            local_system, code or None, name or None, coder.system.id, candidates,
-            status="auto" if auto else "unreviewed",
-        )  # fmt: skip
 
 
 def _locator_key(locator: str) -> tuple:

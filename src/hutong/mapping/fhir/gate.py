@@ -12,7 +12,7 @@ import json
 from decimal import Decimal
 from pathlib import Path
 
-from hutong.mapping.fhir.validate import validate
+from hutong.mapping.fhir.validate import references, validate
 
 SUFFIXES = (".ndjson", ".json")
 
@@ -106,3 +106,32 @@ def gate(paths: list[Path]) -> tuple[int, list[str]]:
                 problems += [f"{where.get(name, '?')} {name}: {p}" for p in id_problems(resource)]
         checked += sum(len(v) for v in found.values())
     return checked, problems
+
+
+SAMPLE_ABOVE = 20_000  # model validation costs about 1 ms a resource: sample bigger runs
+SAMPLE_SIZE = 2_000  # resources of each type validated in a sample
+
+
+def validation_sample(
+    mode: str, resources: dict[str, list[dict]]
+) -> tuple[str, dict[str, list[dict]]]:
+    """Which resources the gate checks: all, an evenly spread sample of each type (references
+    are then checked within the sample only), or none."""
+    if mode not in ("all", "sample", "none", "auto"):
+        raise ValueError(f"--validate must be all, sample, none or auto, not {mode!r}")
+    total = sum(len(v) for v in resources.values())
+    if mode == "auto":
+        mode = "all" if total <= SAMPLE_ABOVE else "sample"
+    if mode != "sample":
+        return mode, resources
+    sample = {}
+    for kind, items in resources.items():
+        step = max(1, len(items) // SAMPLE_SIZE)
+        sample[kind] = items[::step]
+    kept = {f"{k}/{r['id']}" for k, items in sample.items() for r in items}
+    # Resources the sampled ones refer to come along, so references still resolve.
+    wanted = {t for items in sample.values() for r in items for t in references(r)} - kept
+    for kind, items in resources.items():
+        extra = [r for r in items if f"{kind}/{r['id']}" in wanted]
+        sample[kind] = sample[kind] + extra
+    return mode, sample
