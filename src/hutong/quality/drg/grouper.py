@@ -1,0 +1,235 @@
+"""Group cases into CHS-DRG: ``group(CaseInput(...), pack)`` → ``GroupResult`` with a trace.
+
+Order (README of the pack): principal checks → pre-MDC (A, P, Y, Z) → MDC by principal with
+sex gates → first ADRG of the MDC whose rule holds → QY redirect → CC/MCC suffix.
+A case no rule takes is ``0000`` with the reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from hutong.quality.drg.pack import MEDICAL, Adrg, DrgPack
+from hutong.quality.drg.rules import holds
+
+UNGROUPABLE = "0000"
+SEX_GATE = {"M": ("1", "male"), "N": ("2", "female")}
+
+
+@dataclass(frozen=True)
+class CaseInput:
+    """One inpatient case as the grouper needs it (codes in 医保版 2.0)."""
+
+    principal_dx: str | None
+    secondary_dx: tuple[str, ...] = ()
+    principal_px: str | None = None
+    other_px: tuple[str, ...] = ()
+    sex: str | None = None  # GB/T 2261.1: "1" male, "2" female
+    age: float | None = None  # years
+    age_days: float | None = None  # when under one year
+    birth_weight: float | None = None  # grams
+    discharge_way: str | None = None
+    los: float | None = None
+    mdtrt_id: str = ""
+
+
+@dataclass
+class GroupResult:
+    mdc: str
+    adrg: str
+    drg: str
+    cc_status: str  # "MCC", "CC" or "none"
+    reason: str = ""
+    trace: list[str] = field(default_factory=list)
+
+
+def _newborn(case: CaseInput) -> bool:
+    return case.age_days is not None and case.age_days < 365 and not (case.age or 0) >= 1
+
+
+def _gates(adrg: Adrg, case: CaseInput) -> str:
+    """Why an age- or weight-gated ADRG (from its name) cannot take the case; '' if it can."""
+    if adrg.age_days:
+        lo, hi = adrg.age_days
+        if case.age_days is None or not lo <= case.age_days < hi:
+            return f"age {case.age_days} d outside [{lo:g}, {hi:g})"
+    if adrg.birth_weight:
+        lo, hi = adrg.birth_weight
+        if case.birth_weight is None:
+            return "birth weight missing"
+        if not lo <= case.birth_weight < hi:
+            return f"birth weight {case.birth_weight:g} g outside [{lo:g}, {hi:g})"
+    return ""
+
+
+def _first_adrg(mdc, dx, px, case, pack, trace) -> Adrg | None:
+    for adrg in pack.by_mdc.get(mdc, ()):
+        ok, why = holds(adrg, dx, px, pack)
+        if not ok:
+            continue
+        if gate := _gates(adrg, case):
+            trace.append(f"ADRG {adrg.code}: rule holds but {gate}")
+            continue
+        trace.append(f"ADRG {adrg.code}: {why}")
+        return adrg
+    return None
+
+
+def _pre_mdc(dx, px, case, pack, trace) -> tuple[str, Adrg] | None:
+    if adrg := _first_adrg("A", dx, px, case, pack, trace):
+        trace.append(f"MDCA: {adrg.code} {adrg.name}")
+        return "A", adrg
+    if _newborn(case) and dx[0] in pack.mdcp_codes:
+        trace.append(f"MDCP: principal {dx[0]} in MDCP list; age {case.age_days:g} d")
+        if adrg := _first_adrg("P", dx, px, case, pack, trace):
+            return "P", adrg
+        trace.append("MDCP: no ADRG of MDCP takes the case; continuing")
+    if hiv := [c for c in dx if c in pack.mdcy_codes]:
+        trace.append(f"MDCY: HIV diagnosis {hiv[0]}")
+        if adrg := _first_adrg("Y", dx, px, case, pack, trace):
+            return "Y", adrg
+    regions = {}
+    for name, codes in pack.mdcz_categories.items():
+        if hit := next((c for c in dx if c in codes), None):
+            regions[name] = hit
+    if len(regions) >= 2:
+        trace.append("MDCZ: " + ", ".join(f"{n} by {c}" for n, c in regions.items()))
+        if adrg := _first_adrg("Z", dx, px, case, pack, trace):
+            return "Z", adrg
+    return None
+
+
+def _cc_status(dx: list[str], pack: DrgPack, trace: list[str]) -> str:
+    principal = dx[0]
+    table = pack.cce.get(principal)
+    found = {"MCC": None, "CC": None}
+    for code in dict.fromkeys(dx[1:]):
+        if code == principal:
+            continue
+        for level, tables in (("MCC", pack.mcc), ("CC", pack.cc)):
+            if code not in tables:
+                continue
+            if tables[code] == table:
+                trace.append(f"{level}: {code} excluded (table {table} = principal table)")
+            else:
+                trace.append(f"{level}: {code} (table {tables[code]}) ≠ principal table {table}")
+                found[level] = found[level] or code
+    return "MCC" if found["MCC"] else "CC" if found["CC"] else "none"
+
+
+def _suffix(adrg: Adrg, status: str) -> str:
+    have = adrg.suffixes
+    if "9" in have or not have:
+        return "9"
+    wanted = {"MCC": "135", "CC": "35", "none": "5"}[status]
+    return next((s for s in wanted if s in have), min(have))
+
+
+def _fail(reason: str, trace: list[str], mdc: str = "", adrg: str = "") -> GroupResult:
+    trace.append(f"ungroupable: {reason}")
+    return GroupResult(mdc, adrg, UNGROUPABLE, "", reason, trace)
+
+
+def group(case: CaseInput, pack: DrgPack) -> GroupResult:
+    """Group one case; the result's trace says at each step what fired."""
+    trace: list[str] = []
+    principal = (case.principal_dx or "").strip()
+    if not principal:
+        return _fail("no principal diagnosis", trace)
+    if principal in pack.zd_invalid:
+        return _fail(f"principal {principal} cannot be a principal diagnosis (zd_invalid)", trace)
+    dx = [principal, *(c for c in case.secondary_dx if c)]
+    px = []
+    for code in (case.principal_px, *case.other_px):
+        if not code:
+            continue
+        if code in pack.ss_invalid:
+            trace.append(f"procedure {code} ignored (ss_invalid)")
+        else:
+            px.append(code)
+
+    chosen = _pre_mdc(dx, px, case, pack, trace)
+    if chosen is None:
+        candidates = pack.mdc_of.get(principal, ())
+        if not candidates:
+            return _fail(f"principal {principal} is in no MDC", trace)
+        mdc = ""
+        for letter in candidates:
+            sex, label = SEX_GATE.get(letter, (None, ""))
+            if sex and case.sex != sex:
+                trace.append(f"MDC{letter}: skipped, {label} only (sex {case.sex})")
+                continue
+            mdc = letter
+            break
+        if not mdc:
+            return _fail(f"principal {principal} only in a sex-gated MDC (sex {case.sex})", trace)
+        trace.append(f"MDC{mdc}: principal {principal} in MDC{mdc} identifying diagnoses")
+        adrg = _first_adrg(mdc, dx, px, case, pack, trace)
+        if adrg is None:
+            return _fail(f"no ADRG of MDC{mdc} takes the case", trace, mdc)
+        chosen = (mdc, adrg)
+
+    mdc, adrg = chosen
+    status = _cc_status(dx, pack, trace)
+    if adrg.kind == MEDICAL:
+        surgical = next((p for p in px if p in pack.or_procedures), None)
+        if surgical:
+            qy = f"{mdc}QY"
+            trace.append(f"QY: medical {adrg.code} but OR procedure {surgical} → {qy}")
+            return GroupResult(mdc, qy, qy, status, "", trace)
+    drg = adrg.code + _suffix(adrg, status)
+    trace.append(f"DRG {drg}: {status} (suffixes {''.join(sorted(adrg.suffixes))})")
+    return GroupResult(mdc, adrg.code, drg, status, "", trace)
+
+
+def _value(x):
+    return None if x is None or x is pd.NA or (isinstance(x, float) and x != x) else x
+
+
+def _lists(frame: pd.DataFrame, code: str, flag: str) -> dict[str, tuple[str, list[str]]]:
+    """mdtrt_id → (principal code or None, other codes in order)."""
+    f = frame[["mdtrt_id", flag, code]].dropna(subset=[code])
+    out: dict[str, tuple[str | None, list[str]]] = {}
+    for key, is_main, value in zip(f["mdtrt_id"], f[flag] == "1", f[code], strict=True):
+        main, rest = out.get(key, (None, []))
+        if is_main is True and main is None:
+            main = value
+        else:
+            rest.append(value)
+        out[key] = (main, rest)
+    return out
+
+
+def group_facesheet(sheet, pack: DrgPack) -> pd.DataFrame:
+    """Group every case of a FaceSheet: mdtrt_id, mdc, adrg, drg, cc_status, reason, trace."""
+    dx = _lists(sheet.diseinfo, "diag_code", "maindiag_flag")
+    px = _lists(sheet.oprninfo, "oprn_oprt_code", "oprn_oprt_type")
+    s = sheet.setlinfo
+    rows = []
+    cols = ["mdtrt_id", "gend", "age", "nwb_age", "nwb_bir_wt", "dscg_way", "act_ipt_days"]
+    s = s.reindex(columns=cols)
+    for mid, gend, age, days, weight, way, los in s.itertuples(index=False, name=None):
+        main, secondary = dx.get(mid, (None, []))
+        pmain, pother = px.get(mid, (None, []))
+        if pmain is None and pother:
+            pmain, pother = pother[0], pother[1:]
+        case = CaseInput(
+            principal_dx=main,
+            secondary_dx=tuple(secondary),
+            principal_px=pmain,
+            other_px=tuple(pother),
+            sex=_value(gend),
+            age=_value(age),
+            age_days=_value(days),
+            birth_weight=_value(weight),
+            discharge_way=_value(way),
+            los=_value(los),
+            mdtrt_id=mid,
+        )
+        r = group(case, pack)
+        rows.append((mid, r.mdc, r.adrg, r.drg, r.cc_status, r.reason, r.trace))
+    return pd.DataFrame(
+        rows, columns=["mdtrt_id", "mdc", "adrg", "drg", "cc_status", "reason", "trace"]
+    )
