@@ -121,6 +121,7 @@ def _run(inputs: list[Path], profile_name: str | None, out: Path, settings: dict
         hl7_profile=settings.get("hl7_profile"),
         deid=settings.get("deid", "none"),
         bundle=settings.get("bundle", False),
+        drg_pack=settings.get("drg_pack"),
         deid_key=settings.get("deid_key"),
     )
     with Progress(disable=quiet, transient=True) as progress:
@@ -205,6 +206,9 @@ def run_command(
     bundle: Annotated[
         bool, typer.Option(help="Also write FHIR transaction Bundles (PUT) to OUT/bundles")
     ] = False,
+    drg_pack: Annotated[
+        Path | None, typer.Option(help="CHS-DRG pack folder: group cases into qc/groups.csv")
+    ] = None,
     deid: Annotated[
         str, typer.Option(help="De-identify every output: none, research, share or a .toml")
     ] = "none",
@@ -229,6 +233,7 @@ def run_command(
         "dx_codes": dx_codes, "px_codes": px_codes, "rules": rules, "validate": validate,
         "auto_map": auto_map, "store": _store_for_run(db, store), "hl7_profile": hl7_profile,
         "deid": deid, "deid_key": _deid_key(deid, deid_key_file), "bundle": bundle,
+        "drg_pack": drg_pack,
     }  # fmt: skip
     result = _run(inputs, profile, out, settings, quiet)
     used = result.manifest["profiles"]
@@ -348,6 +353,28 @@ def samples_generate(
     paths = generate(vendor, cases, seed, out)
     for p in paths:
         typer.echo(str(p))
+
+
+@app.command()
+def group(
+    facesheet_dir: Annotated[Path, typer.Argument(help="Folder with the 4101 node CSVs")],
+    pack: Annotated[Path, typer.Option(help="CHS-DRG pack folder (e.g. the NHSA 2.0 tables)")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder / 输出目录")],
+) -> None:
+    """Group face sheets into CHS-DRG: groups.csv (mdc, adrg, drg, cc_status, reason) and
+    trace.ndjson (which rule fired at each step); drg 0000 is ungroupable, with the reason."""
+    from hutong.mapping.facesheet import FaceSheetError, read_facesheet
+    from hutong.quality.drg import DrgPackError, group_facesheet, load_pack
+    from hutong.quality.drg.output import write_groups
+
+    try:
+        sheet = read_facesheet(facesheet_dir)
+        drg_pack = load_pack(pack)
+    except (FaceSheetError, DrgPackError, FileNotFoundError) as exc:
+        raise _fail(str(exc)) from None
+    counts = write_groups(group_facesheet(sheet, drg_pack), out)
+    typer.echo(f"{counts['cases']} cases, {counts['grouped']} grouped, {counts['ungroupable']} "
+               f"ungroupable (0000) → {out}/groups.csv, {out}/trace.ndjson")  # fmt: skip
 
 
 deid_app = typer.Typer(help="De-identification checks / 去标识化检查.", no_args_is_help=True)

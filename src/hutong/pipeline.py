@@ -53,6 +53,7 @@ class RunOptions:
     batch_size: int = 50_000
     hl7_profile: Path | None = None  # an HL7 v2 profile (Z-segment maps, extra message types)
     bundle: bool = False  # also write FHIR transaction Bundles (PUT, idempotent) to OUT/bundles
+    drg_pack: Path | None = None  # a CHS-DRG pack folder: cases are grouped into OUT/qc/
     deid: str = "none"  # de-identification profile: none, research, share or a .toml path
     deid_key: bytes | None = None  # the HMAC key (never written anywhere)
     store: Store | None = None  # approved mappings come from it; new local terms go to it
@@ -240,6 +241,7 @@ def run(
         options, books, tables, sheet, fhir_counts, fhir_errors, findings, pack, queue
     )
     manifest["fhir"]["validated"] = mode
+    manifest["drg"] = _group(sheet, options, out) if options.drg_pack else None
     manifest["deid"] = deid_report
     manifest["linking"] = link_notes
     manifest["profiles"] = sorted(used)
@@ -278,6 +280,15 @@ def input_names(inputs: list[Path], profile: Profile | None = None) -> set[str]:
                     if column in frame:
                         names |= {str(v) for v in frame[column].dropna() if len(str(v)) >= 2}
     return names
+
+
+def _group(sheet: FaceSheet, options: RunOptions, out: Path) -> dict:
+    """CHS-DRG groups of the run's face sheets (qc/groups.csv, qc/trace.ndjson)."""
+    from hutong.quality.drg import group_facesheet, load_pack
+    from hutong.quality.drg.output import write_groups
+
+    pack = load_pack(options.drg_pack)
+    return {"pack": pack.name, **write_groups(group_facesheet(sheet, pack), out / "qc")}
 
 
 def _deidentify(tables: dict[str, pd.DataFrame], options: RunOptions) -> tuple[dict, dict]:

@@ -1,0 +1,31 @@
+"""Write a grouping: ``groups.csv`` (one row per case) and ``trace.ndjson`` (the steps of each)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+COLUMNS = ["mdtrt_id", "mdc", "adrg", "drg", "cc_status", "reason"]
+
+
+def write_groups(groups: pd.DataFrame, folder: Path) -> dict[str, int]:
+    """Write the two files into ``folder``; returns cases per DRG status for the manifest."""
+    folder.mkdir(parents=True, exist_ok=True)
+    ordered = groups.sort_values("mdtrt_id", kind="mergesort")
+    ordered[COLUMNS].to_csv(
+        folder / "groups.csv", index=False, encoding="utf-8-sig", lineterminator="\n"
+    )
+    with (folder / "trace.ndjson").open("w", encoding="utf-8", newline="\n") as out:
+        for mdtrt_id, drg, trace in zip(
+            ordered["mdtrt_id"], ordered["drg"], ordered["trace"], strict=True
+        ):
+            out.write(
+                json.dumps(
+                    {"mdtrt_id": mdtrt_id, "drg": drg, "trace": list(trace)}, ensure_ascii=False
+                )
+                + "\n"
+            )
+    grouped = int((ordered["drg"] != "0000").sum())
+    return {"cases": len(ordered), "grouped": grouped, "ungroupable": len(ordered) - grouped}
