@@ -269,8 +269,9 @@ def input_names(inputs: list[Path], profile: Profile | None = None) -> set[str]:
         if fmt is None:
             continue
         if fmt == "table":
-            raw, kind = open_table(path, profile or guess_profile([path]))
-            stream = batches(raw, kind, profile or guess_profile([path]))
+            fitting = profile or guess_profile([path])
+            raw, kind = open_table(path, fitting)
+            stream = batches(raw, kind, fitting)
         else:
             stream = reader(fmt)(path)
         for batch in stream:
