@@ -154,40 +154,7 @@ def run(
     used = {p.name: p for p, *_ in opened.values()}
     if options.profile is None and len(used) == 1:
         options.profile = next(iter(used.values()))
-    books = _Books()
-    parts: dict[str, list[pd.DataFrame]] = {t: [] for t in SCHEMAS}
-    for path, fmt in plan:
-        source = path.as_posix()
-        if fmt == "table":
-            profile, raw, kind = opened[path]
-            books.open(source, f"{profile.name}:{kind.name}", raw.encoding)
-            stream = batches(raw, kind, profile, options.batch_size)
-        elif fmt is None:
-            books.open(source, "unrecognized", None)
-            why = "no adapter recognizes this file / 无法识别的文件格式"
-            stream = iter(
-                [
-                    Batch(
-                        source,
-                        "unrecognized",
-                        1,
-                        {},
-                        [Reject(source, path.name, "unrecognized", why)],
-                    )
-                ]
-            )
-        elif fmt == "hl7v2" and options.hl7_profile is not None:
-            books.open(source, fmt, None)
-            stream = reader(fmt)(path, profile=options.hl7_profile)
-        else:
-            books.open(source, fmt, None)
-            stream = reader(fmt)(path)
-        for batch in stream:
-            books.add(batch)
-            for table, frame in batch.tables.items():
-                parts[table].append(frame)
-        if on_file:
-            on_file(source, books.files[source]["read"])
+    books, parts = _read(plan, opened, options, on_file)
 
     tables = {
         t: pd.concat(p, ignore_index=True) if p else pd.DataFrame(columns=SCHEMAS[t].names)
@@ -313,6 +280,45 @@ def _without_value(reject: Reject) -> Reject:
     (a malformed birth date or name is personal data too)."""
     return Reject(reject.source, reject.locator, reject.reason, _QUOTED.sub("", reject.message),
                   reject.field, None)  # fmt: skip
+
+
+def _read(plan, opened, options: RunOptions, on_file) -> tuple[_Books, dict[str, list]]:
+    """Every input through its adapter, batch by batch, keeping the books per file."""
+    books = _Books()
+    parts: dict[str, list[pd.DataFrame]] = {t: [] for t in SCHEMAS}
+    for path, fmt in plan:
+        source = path.as_posix()
+        if fmt == "table":
+            profile, raw, kind = opened[path]
+            books.open(source, f"{profile.name}:{kind.name}", raw.encoding)
+            stream = batches(raw, kind, profile, options.batch_size)
+        elif fmt is None:
+            books.open(source, "unrecognized", None)
+            why = "no adapter recognizes this file / 无法识别的文件格式"
+            stream = iter(
+                [
+                    Batch(
+                        source,
+                        "unrecognized",
+                        1,
+                        {},
+                        [Reject(source, path.name, "unrecognized", why)],
+                    )
+                ]
+            )
+        elif fmt == "hl7v2" and options.hl7_profile is not None:
+            books.open(source, fmt, None)
+            stream = reader(fmt)(path, profile=options.hl7_profile)
+        else:
+            books.open(source, fmt, None)
+            stream = reader(fmt)(path)
+        for batch in stream:
+            books.add(batch)
+            for table, frame in batch.tables.items():
+                parts[table].append(frame)
+        if on_file:
+            on_file(source, books.files[source]["read"])
+    return books, parts
 
 
 def _imaging(tables: dict[str, pd.DataFrame]) -> tuple[dict[str, pd.DataFrame], list[Reject]]:
