@@ -295,17 +295,8 @@ def _read(plan, opened, options: RunOptions, on_file) -> tuple[_Books, dict[str,
         elif fmt is None:
             books.open(source, "unrecognized", None)
             why = "no adapter recognizes this file / 无法识别的文件格式"
-            stream = iter(
-                [
-                    Batch(
-                        source,
-                        "unrecognized",
-                        1,
-                        {},
-                        [Reject(source, path.name, "unrecognized", why)],
-                    )
-                ]
-            )
+            reject = Reject(source, path.name, "unrecognized", why)
+            stream = iter([Batch(source, "unrecognized", 1, {}, [reject])])
         elif fmt == "hl7v2" and options.hl7_profile is not None:
             books.open(source, fmt, None)
             stream = reader(fmt)(path, profile=options.hl7_profile)
