@@ -9,8 +9,8 @@ row per failing (case, rule, field). ``write_findings`` writes them as CSV and `
 as a self-contained HTML page.
 """
 
-from hutong.quality.engine import COLUMNS, check, run_rule, write_findings
-from hutong.quality.pack import Pack, Rule, builtin_packs, load_pack, parse_pack
+from hutong.quality.engine import COLUMNS, check, run_rule, skipped, write_findings
+from hutong.quality.pack import Pack, Rule, builtin_packs, combine_packs, load_pack, parse_pack
 from hutong.quality.report import write_report
 
 __all__ = [
@@ -19,9 +19,11 @@ __all__ = [
     "Rule",
     "builtin_packs",
     "check",
+    "combine_packs",
     "load_pack",
     "parse_pack",
     "run_rule",
+    "skipped",
     "write_findings",
     "write_report",
 ]

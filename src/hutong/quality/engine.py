@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -20,6 +20,10 @@ from hutong.mapping.facesheet import FaceSheet
 from hutong.quality.expression import compile_expression
 from hutong.quality.kinds import KINDS, found
 from hutong.quality.pack import BUILTIN, Pack, Rule, load_pack
+from hutong.quality.validity import check_codes, not_loaded, system_of
+
+if TYPE_CHECKING:
+    from hutong.terminologies.codesystem import CodeSystem
 
 COLUMNS = ["mdtrt_id", "rule_id", "severity", "field", "message_zh", "message_en"]
 ORDER = ["mdtrt_id", "rule_id", "field", "message_zh", "message_en"]
@@ -29,17 +33,23 @@ def check(
     sheet: FaceSheet,
     pack: Pack | str | Path | None = None,
     params: Mapping[str, Any] | None = None,
+    codes: Mapping[str, CodeSystem] | None = None,
 ) -> pd.DataFrame:
     """Findings of every rule of ``pack`` (default: the built-in NHSA pack) on ``sheet``.
 
-    ``params`` overrides rule parameters by name, e.g. ``{"same_day_los": 0}``. The result has
-    exactly the columns ``mdtrt_id, rule_id, severity, field, message_zh, message_en`` and is
-    sorted by case, rule and field, so two runs over the same sheet are identical.
+    ``params`` overrides rule parameters by name, e.g. ``{"same_day_los": 0}``. ``codes`` gives
+    the loaded code systems by key, ``{"diagnosis": ..., "procedure": ...}``, for the rules that
+    need one (the ``code-validity`` pack); a rule whose system is not given is skipped, and
+    :func:`skipped` lists those rules for the run manifest. The result has exactly the columns
+    ``mdtrt_id, rule_id, severity, field, message_zh, message_en`` and is sorted by case, rule
+    and field, so two runs over the same sheet are identical.
     """
     if not isinstance(pack, Pack):
         pack = load_pack(pack if pack is not None else BUILTIN)
     pack = pack.with_params(params or {})
-    parts = [_findings(sheet, rule) for rule in pack.rules]
+    codes = check_codes(codes)
+    rules = [r for r in pack.rules if system_of(r) is None or system_of(r) in codes]
+    parts = [_findings(sheet, rule, codes) for rule in rules]
     parts = [p for p in parts if len(p)]
     if not parts:
         return pd.DataFrame({c: pd.Series(dtype="string") for c in COLUMNS})
@@ -48,17 +58,46 @@ def check(
     return findings.reset_index(drop=True)[COLUMNS]
 
 
-def run_rule(sheet: FaceSheet, rule: Rule) -> pd.DataFrame:
-    """The failing rows of one rule: ``mdtrt_id``, ``field`` and ``value``."""
+def skipped(
+    pack: Pack | str | Path | None = None, codes: Mapping[str, CodeSystem] | None = None
+) -> list[dict[str, str]]:
+    """The rules of ``pack`` that :func:`check` skips because their code system is not in
+    ``codes``: ``[{"rule_id": ..., "system": ..., "reason": ...}]`` in pack order."""
+    if not isinstance(pack, Pack):
+        pack = load_pack(pack if pack is not None else BUILTIN)
+    codes = check_codes(codes)
+    out = []
+    for rule in pack.rules:
+        system = system_of(rule)
+        if system is not None and system not in codes:
+            out.append({"rule_id": rule.id, "system": system, "reason": not_loaded(system)})
+    return out
+
+
+def run_rule(
+    sheet: FaceSheet, rule: Rule, codes: Mapping[str, CodeSystem] | None = None
+) -> pd.DataFrame:
+    """The failing rows of one rule: ``mdtrt_id``, ``field`` and ``value``.
+
+    A rule needing a code system raises ValueError when ``codes`` does not have it.
+    """
     if rule.check is not None:
         frame = sheet.node(rule.node)
         fails = compile_expression(rule.check, rule.node).fails(frame)
         return found(frame, fails, ",".join(rule.fields))
-    return KINDS[rule.kind].run(sheet, rule)
+    system = system_of(rule)
+    if system is None:
+        return KINDS[rule.kind].run(sheet, rule)
+    loaded = (codes or {}).get(system)
+    if loaded is None:
+        raise ValueError(f"rule {rule.id}: {not_loaded(system)}")
+    return KINDS[rule.kind].run(sheet, rule, loaded)
 
 
-def _findings(sheet: FaceSheet, rule: Rule) -> pd.DataFrame:
-    raw = run_rule(sheet, rule)
+def _findings(
+    sheet: FaceSheet, rule: Rule, codes: Mapping[str, CodeSystem] | None = None
+) -> pd.DataFrame:
+    raw = run_rule(sheet, rule, codes)
     if raw.empty:
         return raw
     value = raw["value"].astype("string")

@@ -32,11 +32,13 @@ class Kind:
     """A check kind: its function, its parameters with defaults, and a load-time validator."""
 
     name: str
-    run: Callable[[FaceSheet, Rule], pd.DataFrame]
+    run: Callable[..., pd.DataFrame]  # (sheet, rule), or (sheet, rule, code_system)
     params: Mapping[str, object] = field(default_factory=dict)
     expressions: tuple[str, ...] = ()  # parameters that hold an expression (compiled at load)
     validate: Callable[[Rule], None] | None = None
     multinode: bool = False  # may read several nodes (``node = [...]`` in the pack)
+    uses_codes: bool = False  # needs the code system named by its ``system`` parameter
+    severity_param: str | None = None  # a parameter that, when set, overrides the severity
 
 
 KINDS: dict[str, Kind] = {}
@@ -48,14 +50,18 @@ def kind(
     expressions: tuple[str, ...] = (),
     validate: Callable[[Rule], None] | None = None,
     multinode: bool = False,
+    uses_codes: bool = False,
+    severity_param: str | None = None,
     **params: object,
 ) -> Callable:
     """Register the decorated function as check kind ``name`` with the given parameters."""
 
-    def register(run: Callable[[FaceSheet, Rule], pd.DataFrame]) -> Callable:
+    def register(run: Callable[..., pd.DataFrame]) -> Callable:
         if name in KINDS:
             raise ValueError(f"check kind {name!r} registered twice")
-        KINDS[name] = Kind(name, run, params, expressions, validate, multinode)
+        KINDS[name] = Kind(
+            name, run, params, expressions, validate, multinode, uses_codes, severity_param
+        )
         return run
 
     return register

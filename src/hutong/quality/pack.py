@@ -26,7 +26,7 @@ from types import MappingProxyType
 from typing import Any
 
 from hutong.mapping.facesheet import NODES, columns
-from hutong.quality import checks, coding  # noqa: F401  (importing them registers the kinds)
+from hutong.quality import checks, coding, validity  # noqa: F401  (importing them registers the kinds)
 from hutong.quality.expression import compile_expression
 from hutong.quality.kinds import KINDS, REQUIRED
 
@@ -125,7 +125,7 @@ class Pack:
             changed = {k: v for k, v in overrides.items() if k in rule.params}
             if changed:
                 rule = replace(rule, params=MappingProxyType({**rule.params, **changed}))
-                _validate_kind(rule, f"rule {rule.id}")
+                rule = _validate_kind(rule, f"rule {rule.id}")
             rules.append(rule)
         return replace(self, rules=tuple(rules))
 
@@ -139,19 +139,51 @@ def builtin_packs() -> list[str]:
 
 
 def load_pack(name_or_path: str | Path = BUILTIN) -> Pack:
-    """A built-in pack by name (``"nhsa-settlement"``) or a pack file by path, validated."""
+    """A built-in pack by name (``"nhsa-settlement"``) or a pack file by path, validated.
+
+    Several packs joined with ``+`` (``"nhsa-settlement+code-validity"``, names or paths) load
+    as one: see :func:`combine_packs`.
+    """
     text = str(name_or_path)
+    if "+" in text and not Path(text).is_file():
+        return combine_packs(*(load_pack(part.strip()) for part in text.split("+")))
     if isinstance(name_or_path, Path) or text.endswith(".toml") or "/" in text or "\\" in text:
         path = Path(name_or_path)
         if not path.is_file():
             raise ValueError(f"{path}: no such rule pack file")
         return parse_pack(path.read_bytes(), str(path))
     if text not in builtin_packs():
+        names = sorted(builtin_packs(), key=lambda name: (name != BUILTIN, name))
         raise ValueError(
-            f"unknown rule pack {text!r}; built-in: {', '.join(builtin_packs())} "
-            "(or give the path of a .toml pack file)"
+            f"unknown rule pack {text!r}; built-in: {', '.join(names)} "
+            "(or give the path of a .toml pack file; join packs with '+')"
         )
     return _builtin(text)
+
+
+def combine_packs(*packs: Pack) -> Pack:
+    """One pack running the rules of ``packs`` in order; ValueError on a rule id in two of them.
+
+    Its name and version join the parts' with ``+``, its source joins theirs with ``; `` and its
+    digest is the SHA-256 of the parts' digests, so a manifest still pins every file.
+    """
+    if len(packs) == 1:
+        return packs[0]
+    seen: dict[str, str] = {}
+    for pack in packs:
+        for rule in pack.rules:
+            if rule.id in seen:
+                raise ValueError(
+                    f"rule {rule.id!r} is in both pack {seen[rule.id]} and pack {pack.name}"
+                )
+            seen[rule.id] = pack.name
+    return Pack(
+        name="+".join(p.name for p in packs),
+        version="+".join(p.version for p in packs),
+        source="; ".join(p.source for p in packs),
+        rules=tuple(rule for p in packs for rule in p.rules),
+        sha256=hashlib.sha256("+".join(p.sha256 for p in packs).encode()).hexdigest(),
+    )
 
 
 @cache
@@ -309,4 +341,6 @@ def _validate_kind(rule: Rule, where: str, given: object = None) -> Rule:
             kind.validate(rule)
     except ValueError as err:
         raise ValueError(f"{where}: {err}") from None
+    if kind.severity_param and rule.params.get(kind.severity_param) is not None:
+        rule = replace(rule, severity=str(rule.params[kind.severity_param]))
     return rule

@@ -1,0 +1,143 @@
+"""Check kinds that need a loaded code system: code exists, name matches, code is not gray.
+
+The systems come from the caller, not the pack: ``check(sheet, pack, codes={"diagnosis":
+icd10_yb, "procedure": icd9cm3_yb})``. A rule names which one it reads with its ``system``
+parameter; when that system is not given the engine skips the rule and :func:`skipped` says so.
+
+Sources: 医保办发〔2020〕20号 (diagnoses and procedures are coded, name and code both, with the
+医保版 ICD-10 2.0 and ICD-9-CM-3 2.0); hugozhang/easy-widget 规则.sql 2133/2138 (the code must be
+in the dictionary); public NHSA-platform SQL "疾病编码或疾病诊断不在疾病表中，或编码与名称不匹配";
+gray-code lists (灰码, codes that must not be uploaded in the settlement list).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from hutong.quality.coding import western
+from hutong.quality.kinds import REQUIRED, blank, found, kind, nothing, truth
+
+if TYPE_CHECKING:
+    from hutong.mapping.facesheet import FaceSheet
+    from hutong.quality.pack import Rule
+    from hutong.terminologies.codesystem import CodeSystem
+
+# The code systems a rule may name, with what to call them when they are missing.
+SYSTEMS = {
+    "diagnosis": "ICD-10 医保版",
+    "procedure": "ICD-9-CM-3 医保版",
+}
+
+
+def system_of(rule: Rule) -> str | None:
+    """The code system key a rule needs (``"diagnosis"``/``"procedure"``), or None."""
+    from hutong.quality.kinds import KINDS
+
+    if rule.kind is None or not KINDS[rule.kind].uses_codes:
+        return None
+    return str(rule.params["system"])
+
+
+def not_loaded(system: str) -> str:
+    """The reason a rule on ``system`` was skipped, in English and Chinese."""
+    return f"{SYSTEMS.get(system, system)} system not loaded / 未加载编码体系"
+
+
+def check_codes(codes: Mapping[str, CodeSystem] | None) -> dict[str, CodeSystem]:
+    """``codes`` as a plain dict; ValueError on a key other than the known systems."""
+    codes = dict(codes or {})
+    unknown = set(codes) - set(SYSTEMS)
+    if unknown:
+        raise ValueError(f"unknown code system key(s) {sorted(unknown)}; use {', '.join(SYSTEMS)}")
+    return codes
+
+
+def _validate(n_fields: int, *, gray: bool = False):
+    def validate(rule: Rule) -> None:
+        from hutong.quality.pack import SEVERITIES
+
+        if len(rule.fields) != n_fields:
+            raise ValueError(f"kind {rule.kind!r} takes {n_fields} field(s)")
+        if rule.params["system"] not in SYSTEMS:
+            raise ValueError(
+                f"system must be one of {', '.join(SYSTEMS)}, got {rule.params['system']!r}"
+            )
+        if gray and rule.params["gray_severity"] not in (None, *SEVERITIES):
+            raise ValueError(f"gray_severity must be one of {', '.join(SEVERITIES)}")
+
+    return validate
+
+
+def _rows(sheet: FaceSheet, rule: Rule) -> pd.DataFrame:
+    """The rule's node, western-medicine rows only for diagnoses (TCM codes are another system)."""
+    frame = sheet.node(rule.node)
+    return western(frame) if "diag_type" in frame.columns else frame
+
+
+def _codes(values: pd.Series) -> pd.Series:
+    """Codes as written, trimmed, with a dagger '†' written '+' as the 医保版 lists do."""
+    return values.astype("string").str.strip().str.replace("†", "+", regex=False)
+
+
+def _looked_up(codes: pd.Series, table: Mapping[str, str] | set[str]) -> pd.Series:
+    return truth(codes.map(lambda c: c in table, na_action="ignore"))
+
+
+@kind("code_exists", validate=_validate(1), uses_codes=True, system=REQUIRED)
+def code_exists(sheet: FaceSheet, rule: Rule, system: CodeSystem) -> pd.DataFrame:
+    """Codes (fields[0]) not in the loaded system. Blank codes pass (that is a required rule)."""
+    frame = _rows(sheet, rule)
+    code = _codes(frame[rule.fields[0]])
+    bad = ~blank(code) & ~_looked_up(code, system.names)
+    return found(frame, bad, rule.fields[0], code)
+
+
+def _same(name: str | None) -> str | None:
+    """A name compared loosely: NFKC (full-width brackets, digits), no blanks."""
+    if name is None or name is pd.NA:
+        return None
+    return "".join(unicodedata.normalize("NFKC", str(name)).split())
+
+
+@kind("code_name_matches", validate=_validate(2), uses_codes=True, system=REQUIRED)
+def code_name_matches(sheet: FaceSheet, rule: Rule, system: CodeSystem) -> pd.DataFrame:
+    """Names (fields[0]) that are not the national name of their code (fields[1]).
+
+    Only rows whose code is in the system and whose name is filled in take part: an unknown code
+    and a missing name are other rules' findings. Names compare after NFKC and without blanks,
+    so ``（原发性）`` and ``(原发性)`` are the same name.
+    """
+    name_field, code_field = rule.fields
+    frame = _rows(sheet, rule)
+    code = _codes(frame[code_field])
+    names = system.names
+    national = code.map(names.get, na_action="ignore").astype("string")
+    given = frame[name_field].astype("string")
+    differs = pd.Series(
+        [_same(g) != _same(n) for g, n in zip(given, national, strict=True)], index=frame.index
+    )
+    bad = national.notna().to_numpy(dtype=bool) & ~blank(given) & differs.to_numpy(dtype=bool)
+    shown = code + "：" + national.fillna("")
+    return found(frame, bad, name_field, shown)
+
+
+@kind(
+    "code_not_gray",
+    validate=_validate(1, gray=True),
+    uses_codes=True,
+    severity_param="gray_severity",
+    system=REQUIRED,
+    gray_severity=None,
+)
+def code_not_gray(sheet: FaceSheet, rule: Rule, system: CodeSystem) -> pd.DataFrame:
+    """Codes (fields[0]) on the system's gray list (灰码: not to be uploaded)."""
+    gray = system.gray
+    if not gray:
+        return nothing()
+    frame = _rows(sheet, rule)
+    code = _codes(frame[rule.fields[0]])
+    return found(frame, _looked_up(code, gray), rule.fields[0], code)
