@@ -114,7 +114,7 @@ def _run(inputs: list[Path], profile_name: str | None, out: Path, settings: dict
         out=out,
         diagnosis_codes=dx,
         procedure_codes=px,
-        rule_pack=settings.get("rules", "nhsa-settlement"),
+        rule_pack=settings.get("rules", "nhsa-settlement+code-validity"),
         validate=settings.get("validate", "auto"),
         store=store,
         auto_map=settings.get("auto_map"),
@@ -190,7 +190,7 @@ def run_command(
     ] = None,
     rules: Annotated[
         str, typer.Option(help="QC rule pack: built-in name or .toml path")
-    ] = "nhsa-settlement",
+    ] = "nhsa-settlement+code-validity",
     validate: Annotated[
         str,
         typer.Option(help="FHIR gate: all, sample, none, or auto (all up to 20,000 resources)"),
@@ -317,7 +317,14 @@ def qc(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder / 输出目录")],
     rules: Annotated[
         str, typer.Option(help="QC rule pack: built-in name or .toml path")
-    ] = "nhsa-settlement",
+    ] = "nhsa-settlement+code-validity",
+    dx_codes: Annotated[
+        Path | None, typer.Option(help="ICD-10 医保版 2.0 list; default: the store's, else sample")
+    ] = None,
+    px_codes: Annotated[
+        Path | None,
+        typer.Option(help="ICD-9-CM-3 医保版 2.0 list; default: the store's, else sample"),
+    ] = None,
 ) -> None:
     """Check a face-sheet folder (4101 node CSVs) and write findings.csv and report.html."""
     from hutong.mapping.facesheet import FaceSheetError, read_facesheet
@@ -328,7 +335,8 @@ def qc(
         pack = load_pack(rules)
     except (FaceSheetError, ValueError, FileNotFoundError) as exc:
         raise _fail(str(exc)) from None
-    findings = check(sheet, pack)
+    dx, px = _code_systems(dx_codes, px_codes, _store_for_run(None, True))
+    findings = check(sheet, pack, codes={"diagnosis": dx, "procedure": px})
     out.mkdir(parents=True, exist_ok=True)
     write_findings(findings, out / "findings.csv")
     write_report(sheet, findings, out / "report.html", pack, title=f"hutong QC · {facesheet_dir}")

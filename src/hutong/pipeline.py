@@ -27,7 +27,7 @@ from hutong.mapping.facesheet import FaceSheet, build_facesheet, write_facesheet
 from hutong.mapping.fhir import emit_fhir, validate, write_ndjson
 from hutong.mapping.fhir.gate import validation_sample
 from hutong.model import REJECT_REASONS, SCHEMAS, Reject, conform, sort_rows
-from hutong.quality import check, load_pack, write_findings, write_report
+from hutong.quality import check, load_pack, skipped, write_findings, write_report
 from hutong.terminologies.codesystem import CodeSystem
 from hutong.terminologies.coding import (
     Coder,
@@ -48,7 +48,7 @@ class RunOptions:
     out: Path
     diagnosis_codes: CodeSystem
     procedure_codes: CodeSystem
-    rule_pack: str = "nhsa-settlement"
+    rule_pack: str = "nhsa-settlement+code-validity"
     validate: str = "auto"  # all | sample | none | auto (all up to SAMPLE_ABOVE resources)
     batch_size: int = 50_000
     hl7_profile: Path | None = None  # an HL7 v2 profile (Z-segment maps, extra message types)
@@ -191,7 +191,7 @@ def run(
         write_bundles(resources, out / "bundles")
 
     pack = load_pack(options.rule_pack)
-    findings = check(sheet, pack)
+    findings = check(sheet, pack, codes=options.systems())
     (out / "qc").mkdir(exist_ok=True)
     write_findings(findings, out / "qc" / "findings.csv")
     title = f"hutong QC · {', '.join(sorted(used)) or 'run'}"
@@ -390,7 +390,12 @@ def _manifest(
             if profile
             else None
         ),
-        "rule_pack": {"name": pack.name, "version": pack.version, "rules": len(pack.rules)},
+        "rule_pack": {
+            "name": pack.name,
+            "version": pack.version,
+            "rules": len(pack.rules),
+            "skipped": skipped(pack, options.systems()),
+        },
         "code_systems": [
             {"id": s.id, "source": s.source, "codes": len(s), "gray": len(s.gray)}
             for s in (options.diagnosis_codes, options.procedure_codes)
