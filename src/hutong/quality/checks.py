@@ -7,6 +7,7 @@ says so. Checks on coded diagnoses live in :mod:`.coding`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -258,3 +259,63 @@ def id_birth_date(sheet: FaceSheet, rule: Rule) -> pd.DataFrame:
     differs = truth(text.str.slice(6, 14) != born)
     bad = applies(frame, rule) & shaped & frame[born_f].notna().to_numpy(dtype=bool) & differs
     return found(frame, bad, f"{id_f},{born_f}")
+
+
+def _positive(name: str) -> Callable[[Rule], None]:
+    def validate(rule: Rule) -> None:
+        value = rule.params[name]
+        if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
+            raise ValueError(f"{name} must be a number > 0, got {value!r}")
+
+    return validate
+
+
+@kind("long_stay", validate=arity(1, _positive("max_los")), max_los=180)
+def long_stay(sheet: FaceSheet, rule: Rule) -> pd.DataFrame:
+    """A length of stay (fields[0]) above ``max_los`` days; missing values pass."""
+    frame = sheet.node(rule.node)
+    days = frame[rule.fields[0]].astype("Float64")
+    return found(frame, truth(days > rule.params["max_los"]), rule.fields[0], number(days))
+
+
+def _days_and_amount(rule: Rule) -> None:
+    if rule.nodes != ("setlinfo", "iteminfo") or len(rule.fields) != 2:
+        raise ValueError(
+            "kind 'fee_per_day' reads node ['setlinfo', 'iteminfo'] and fields [days, amount]"
+        )
+    _positive("max_fee_per_day")(rule)
+
+
+@kind("fee_per_day", validate=_days_and_amount, multinode=True, max_fee_per_day=50000)
+def fee_per_day(sheet: FaceSheet, rule: Rule) -> pd.DataFrame:
+    """fields [days (setlinfo), amount (iteminfo)]: the case's total fee over its stay in days
+    (a stay of 0 days counts as 1) above ``max_fee_per_day``; a missing stay passes."""
+    days_f, amt_f = rule.fields
+    setl = sheet.setlinfo.drop_duplicates("mdtrt_id")
+    totals = sheet.iteminfo.groupby("mdtrt_id")[amt_f].sum(min_count=1)
+    total = setl["mdtrt_id"].map(totals).astype("Float64").fillna(0)
+    days = setl[days_f].astype("Float64").clip(lower=1)
+    per_day = total / days
+    return found(setl, truth(per_day > rule.params["max_fee_per_day"]), days_f, money(per_day))
+
+
+def _regex(rule: Rule) -> None:
+    pattern = rule.params["pattern"]
+    if not isinstance(pattern, str) or not pattern:
+        raise ValueError("pattern must be a non-empty regular expression in quotes")
+    try:
+        re.compile(pattern)
+    except re.error as err:
+        raise ValueError(f"bad pattern {pattern!r}: {err}") from None
+
+
+@kind("matches", validate=_regex, pattern=REQUIRED)
+def matches(sheet: FaceSheet, rule: Rule) -> pd.DataFrame:
+    """Text values (stripped) that do not wholly match ``pattern``; blank values and '-' pass."""
+    frame = sheet.node(rule.node)
+    parts = []
+    for f in rule.fields:
+        text = frame[f].astype("string").str.strip()
+        ok = truth(text.str.fullmatch(rule.params["pattern"])) | truth(text == "-")
+        parts.append(found(frame, ~blank(frame[f]) & ~ok, f, text))
+    return _concat(parts)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from hutong.mapping.facesheet import columns
+from hutong.quality.expression import compile_expression
 from hutong.quality.kinds import REQUIRED, blank, cases, found, kind, nothing, number, truth
 
 if TYPE_CHECKING:
@@ -183,3 +184,36 @@ def name_and_code(sheet: FaceSheet, rule: Rule) -> pd.DataFrame:
             parts.append(found(frame, blank(frame[code]), code))
     parts = [p for p in parts if len(p)]
     return pd.concat(parts, ignore_index=True) if parts else nothing()
+
+
+def _patient(rule: Rule) -> None:
+    _code_field("codes")(rule)
+    low, high, when = rule.params["age_min"], rule.params["age_max"], rule.params["when"]
+    if low is None and high is None and when is None:
+        raise ValueError("kind 'dx_patient' needs age_min, age_max and/or when")
+    for v in (low, high):
+        if v is not None and (not isinstance(v, int | float) or isinstance(v, bool)):
+            raise ValueError(f"age bound {v!r} is not a number")
+    if when is not None:
+        compile_expression(str(when), "setlinfo")
+
+
+@kind("dx_patient", validate=_patient, codes=REQUIRED, age_min=None, age_max=None, when=None)
+def dx_patient(sheet: FaceSheet, rule: Rule) -> pd.DataFrame:
+    """Diagnoses in ``codes`` of a patient they do not fit: setlinfo.age (full years) outside
+    ``[age_min, age_max]``, or the setlinfo expression ``when`` holding. A missing age never
+    fires the age test (nor a missing field the ``when`` test)."""
+    code = rule.fields[0]
+    rows = western(sheet.diseinfo)
+    setl = sheet.setlinfo.drop_duplicates("mdtrt_id")
+    age = setl["age"].astype("Float64")
+    misfit = pd.Series(False, index=setl.index)
+    if rule.params["age_min"] is not None:
+        misfit |= truth(age < rule.params["age_min"])
+    if rule.params["age_max"] is not None:
+        misfit |= truth(age > rule.params["age_max"])
+    if rule.params["when"] is not None:
+        misfit |= compile_expression(str(rule.params["when"]), "setlinfo").holds(setl)
+    misfits = setl.loc[misfit, "mdtrt_id"]
+    bad = rows["mdtrt_id"].isin(misfits) & in_categories(rows[code], rule.params["codes"])
+    return found(rows, bad, code, rows[code])

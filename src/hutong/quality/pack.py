@@ -86,6 +86,8 @@ class Pack:
     source: str
     rules: tuple[Rule, ...]
     sha256: str
+    # [pack] params: parameter overrides applied (by name) to every rule when combined
+    params: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
     def rule(self, rule_id: str) -> Rule:
         """The rule with this id; KeyError when the pack has none."""
@@ -96,13 +98,16 @@ class Pack:
 
     def manifest(self) -> dict[str, Any]:
         """Name, version, source, digest and rules as plain data for a run manifest."""
-        return {
+        out = {
             "name": self.name,
             "version": self.version,
             "source": self.source,
             "sha256": self.sha256,
             "rules": [rule.to_dict() for rule in self.rules],
         }
+        if self.params:
+            out["params"] = dict(self.params)
+        return out
 
     def with_params(self, overrides: Mapping[str, Any]) -> Pack:
         """The pack with parameters replaced by name in every rule that declares them.
@@ -165,7 +170,10 @@ def combine_packs(*packs: Pack) -> Pack:
     """One pack running the rules of ``packs`` in order; ValueError on a rule id in two of them.
 
     Its name and version join the parts' with ``+``, its source joins theirs with ``; `` and its
-    digest is the SHA-256 of the parts' digests, so a manifest still pins every file.
+    digest is the SHA-256 of the parts' digests, so a manifest still pins every file. A part's
+    ``[pack] params`` (e.g. a regional pack's ``same_day_los = 0``) then override those
+    parameters in every rule of the combination, later parts winning; a name no rule declares
+    is a ValueError.
     """
     if len(packs) == 1:
         return packs[0]
@@ -177,13 +185,19 @@ def combine_packs(*packs: Pack) -> Pack:
                     f"rule {rule.id!r} is in both pack {seen[rule.id]} and pack {pack.name}"
                 )
             seen[rule.id] = pack.name
-    return Pack(
+    overrides = {k: v for p in packs for k, v in p.params.items()}
+    combined = Pack(
         name="+".join(p.name for p in packs),
         version="+".join(p.version for p in packs),
         source="; ".join(p.source for p in packs),
         rules=tuple(rule for p in packs for rule in p.rules),
         sha256=hashlib.sha256("+".join(p.sha256 for p in packs).encode()).hexdigest(),
     )
+    try:
+        combined = combined.with_params(overrides)
+    except ValueError as err:
+        raise ValueError(f"[pack] params of {combined.name}: {err}") from None
+    return replace(combined, params=MappingProxyType(overrides))
 
 
 @cache
@@ -209,6 +223,12 @@ def parse_pack(data: bytes, origin: str = "<pack>") -> Pack:
     for key in PACK_KEYS:
         if not isinstance(head.get(key), str) or not head[key].strip():
             raise ValueError(f"{origin}: [pack] needs a non-empty text {key!r}")
+    extra = set(head) - set(PACK_KEYS) - {"params"}
+    if extra:
+        raise ValueError(f"{origin}: unknown [pack] key(s) {sorted(extra)}")
+    overrides = head.get("params", {})
+    if not isinstance(overrides, dict):
+        raise ValueError(f"{origin}: [pack] params must be a table of parameter overrides")
     entries = doc.get("rule")
     if not isinstance(entries, list) or not entries:
         raise ValueError(f"{origin}: no [[rule]] entries")
@@ -228,6 +248,7 @@ def parse_pack(data: bytes, origin: str = "<pack>") -> Pack:
         source=head["source"],
         rules=tuple(rules),
         sha256=hashlib.sha256(data).hexdigest(),
+        params=MappingProxyType(dict(overrides)),
     )
 
 
