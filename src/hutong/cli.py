@@ -114,7 +114,7 @@ def _run(inputs: list[Path], profile_name: str | None, out: Path, settings: dict
         out=out,
         diagnosis_codes=dx,
         procedure_codes=px,
-        rule_pack=settings.get("rules", "nhsa-settlement+code-validity"),
+        rule_pack=settings.get("rules", "nhsa-settlement+code-validity+plausibility"),
         validate=settings.get("validate", "auto"),
         store=store,
         auto_map=settings.get("auto_map"),
@@ -190,7 +190,7 @@ def run_command(
     ] = None,
     rules: Annotated[
         str, typer.Option(help="QC rule pack: built-in name or .toml path")
-    ] = "nhsa-settlement+code-validity",
+    ] = "nhsa-settlement+code-validity+plausibility",
     validate: Annotated[
         str,
         typer.Option(help="FHIR gate: all, sample, none, or auto (all up to 20,000 resources)"),
@@ -317,7 +317,7 @@ def qc(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder / 输出目录")],
     rules: Annotated[
         str, typer.Option(help="QC rule pack: built-in name or .toml path")
-    ] = "nhsa-settlement+code-validity",
+    ] = "nhsa-settlement+code-validity+plausibility",
     dx_codes: Annotated[
         Path | None, typer.Option(help="ICD-10 医保版 2.0 list; default: the store's, else sample")
     ] = None,

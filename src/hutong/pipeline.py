@@ -48,7 +48,7 @@ class RunOptions:
     out: Path
     diagnosis_codes: CodeSystem
     procedure_codes: CodeSystem
-    rule_pack: str = "nhsa-settlement+code-validity"
+    rule_pack: str = "nhsa-settlement+code-validity+plausibility"
     validate: str = "auto"  # all | sample | none | auto (all up to SAMPLE_ABOVE resources)
     batch_size: int = 50_000
     hl7_profile: Path | None = None  # an HL7 v2 profile (Z-segment maps, extra message types)
