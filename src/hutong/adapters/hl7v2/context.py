@@ -23,6 +23,11 @@ class Rejected(Exception):
         self.value = value
 
 
+def no_patient() -> Rejected:
+    """The reject of a message that names no patient (every converted message needs its PID)."""
+    return Rejected("malformed", "PID segment missing / 缺少 PID 段", "PID")
+
+
 class Notes:
     """Batch notes counted by topic, each with its first example, so a million messages with the
     same quirk make one line, not a million."""

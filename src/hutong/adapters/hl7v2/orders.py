@@ -6,7 +6,7 @@ OBR-3); status comes from ORC-5, else from the order control code ORC-1.
 
 from __future__ import annotations
 
-from hutong.adapters.hl7v2.context import Context, Rejected
+from hutong.adapters.hl7v2.context import Context, Rejected, no_patient
 from hutong.adapters.hl7v2.er7 import Segment
 from hutong.adapters.hl7v2.patients import write_patient
 from hutong.adapters.hl7v2.tables import code
@@ -74,7 +74,7 @@ def write_orders(ctx: Context, event: str) -> None:
     if not used:
         _order(ctx, patient, latest, orc, None, timing, seen)
     if patient is None:
-        raise Rejected("malformed", "PID segment missing / 缺少 PID 段", "PID")
+        raise no_patient()
     if not seen:
         raise Rejected("malformed", "no ORC or OBR: an order message without an order", "ORC")
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hutong.adapters.hl7v2.context import Context, Rejected
+from hutong.adapters.hl7v2.context import Context, Rejected, no_patient
 from hutong.adapters.hl7v2.er7 import Segment
 from hutong.adapters.hl7v2.tables import code, table
 from hutong.adapters.hl7v2.values import address, gb11643, phone
@@ -114,7 +114,7 @@ def write_links(ctx: Context, event: str) -> None:
     """ADT^A40: each PID/MRG pair merges MRG-1 into PID-3 (a patient_link row)."""
     pids, mrgs = ctx.msg.all("PID"), ctx.msg.all("MRG")
     if not pids:
-        raise Rejected("malformed", "PID segment missing / 缺少 PID 段", "PID")
+        raise no_patient()
     if not mrgs:
         raise Rejected("malformed", "MRG segment missing / 缺少 MRG 段", "MRG")
     evn = ctx.msg.first("EVN")

@@ -6,7 +6,7 @@ holds several RXE. Dose is RXE-3 in RXE-5 units, the route RXR-1, timing TQ1 (el
 
 from __future__ import annotations
 
-from hutong.adapters.hl7v2.context import Context, Rejected
+from hutong.adapters.hl7v2.context import Context, Rejected, no_patient
 from hutong.adapters.hl7v2.er7 import Segment
 from hutong.adapters.hl7v2.orders import order_numbers, status_of
 from hutong.adapters.hl7v2.patients import write_patient
@@ -59,7 +59,7 @@ def write_pharmacy(ctx: Context, event: str) -> None:
             else:
                 _timing(ctx, row, seg, 1, 1, 1, legacy=True)
     if patient is None:
-        raise Rejected("malformed", "PID segment missing / 缺少 PID 段", "PID")
+        raise no_patient()
     if not ids:
         raise Rejected("malformed", "no RXE: a pharmacy order without a give order", "RXE")
 

@@ -7,7 +7,7 @@ order number + "/" + OBR set id, observation_id that + "/" + OBX set id.
 
 from __future__ import annotations
 
-from hutong.adapters.hl7v2.context import Context, Rejected
+from hutong.adapters.hl7v2.context import Context, Rejected, no_patient
 from hutong.adapters.hl7v2.er7 import Segment
 from hutong.adapters.hl7v2.orders import order_numbers
 from hutong.adapters.hl7v2.patients import write_patient
@@ -47,7 +47,7 @@ def write_results(ctx: Context, event: str) -> None:
                 continue
             _observation(ctx, seg, report)
     if patient is None:
-        raise Rejected("malformed", "PID segment missing / 缺少 PID 段", "PID")
+        raise no_patient()
     if not reports:
         raise Rejected("malformed", "no OBR: a result message without a report", "OBR")
 
