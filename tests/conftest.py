@@ -44,3 +44,20 @@ def references(node):
     elif isinstance(node, list):
         for item in node:
             yield from references(item)
+
+
+def assert_no_empty_values(resources: dict[str, list[dict]]) -> None:
+    """FHIR forbids empty strings, lists and objects: emitters leave missing values out."""
+
+    def walk(value: object) -> None:
+        assert value not in ("", [], {}, None)
+        if isinstance(value, dict):
+            for v in value.values():
+                walk(v)
+        elif isinstance(value, list):
+            for v in value:
+                walk(v)
+
+    for items in resources.values():
+        for resource in items:
+            walk(resource)

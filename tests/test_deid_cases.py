@@ -8,23 +8,15 @@ import datetime as dt
 
 import pandas as pd
 
-from hutong import model
+from test_fhir_emit import canonical
 
 T = pd.Timestamp
 KEY = b"site-secret-key-0123456789abcdef"
 OTHER_KEY = b"another-site-key-0123456789abcd"
-PROVENANCE = {"source": "cases.csv", "vendor": "vendor-a"}
 # GB 11643 numbers with valid check digits.
 CERTNO_ZHANG = "11010519491231002X"
 CERTNO_WANG = "130102193301011231"
 NAMES = {"张伟", "李娜之女", "王秀英", "张丽", "刘医生", "陈刀", "赵麻"}
-
-
-def canonical(table: str, rows: list[dict]) -> pd.DataFrame:
-    frame = pd.DataFrame(
-        [{**PROVENANCE, "locator": f"cases.csv:{i + 2}", **r} for i, r in enumerate(rows)]
-    )
-    return model.conform(table, frame).to_pandas()
 
 
 def tables() -> dict[str, pd.DataFrame]:

@@ -13,6 +13,7 @@ from decimal import Decimal
 import pandas as pd
 import pytest
 
+from conftest import assert_no_empty_values
 from hutong import model
 from hutong.mapping.fhir import emit_fhir, validate, write_ndjson
 from hutong.mapping.fhir.datatypes import decimal, ucum
@@ -755,18 +756,7 @@ def test_units_get_a_ucum_code_only_when_known(unit, code):
 
 
 def test_missing_values_are_left_out_never_empty(out):
-    def walk(value):
-        assert value not in ("", [], {}, None)
-        if isinstance(value, dict):
-            for v in value.values():
-                walk(v)
-        elif isinstance(value, list):
-            for v in value:
-                walk(v)
-
-    for resources in out.values():
-        for r in resources:
-            walk(r)
+    assert_no_empty_values(out)
 
 
 def test_plain_hand_built_frames_work():

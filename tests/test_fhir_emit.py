@@ -10,6 +10,7 @@ import uuid
 import pandas as pd
 import pytest
 
+from conftest import assert_no_empty_values
 from hutong import model
 from hutong.mapping.fhir import emit_fhir, validate, write_ndjson
 from hutong.mapping.fhir.datatypes import date_times
@@ -337,18 +338,7 @@ def test_repeated_patient_rows_merge_and_conflicting_ones_are_rejected():
 
 
 def test_missing_values_are_left_out_never_empty(out):
-    def walk(value):
-        assert value not in ("", [], {}, None)
-        if isinstance(value, dict):
-            for v in value.values():
-                walk(v)
-        elif isinstance(value, list):
-            for v in value:
-                walk(v)
-
-    for resources in out.values():
-        for r in resources:
-            walk(r)
+    assert_no_empty_values(out)
 
 
 def test_empty_tables_give_empty_output():
