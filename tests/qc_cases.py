@@ -52,8 +52,11 @@ SETLINFO: dict[str, Any] = {
     "certno": id_number("11010519640512123"),
     "prfs": "17",
     "curr_addr": "北京市朝阳区示例路1号",
+    "emp_name": "示例科技有限公司",
+    "emp_addr": "北京市海淀区示例大街2号",
     "coner_name": "王丽",
     "patn_rlts": "10",
+    "coner_addr": "北京市朝阳区示例路1号",
     "coner_tel": "13800000000",
     "hi_type": "1",
     "insuplc": "110105",
@@ -65,6 +68,7 @@ SETLINFO: dict[str, Any] = {
     "dscg_time": "2025-03-08 10:00:00",
     "dscg_caty": "A03.04",
     "act_ipt_days": 5,
+    "otp_wm_dise": "冠状动脉粥样硬化性心脏病",
     "wm_dise_code": "I25.103",
     "diag_code_cnt": 2,
     "oprn_oprt_code_cnt": 1,
@@ -169,8 +173,16 @@ def facesheet(
     oprninfo: list[dict] | None = None,
     iteminfo: list[dict] | None = None,
 ) -> FaceSheet:
-    """The clean case with ``setlinfo`` values overridden and child rows replaced when given."""
-    setl = {**SETLINFO, **(setlinfo or {})}
+    """The clean case with ``setlinfo`` values overridden and child rows replaced when given.
+
+    The settlement period follows a changed admission or discharge time (as the face-sheet
+    builder sets it) unless ``setl_begn_date``/``setl_end_date`` are given too.
+    """
+    given = setlinfo or {}
+    setl = {**SETLINFO, **given}
+    for time, day in (("adm_time", "setl_begn_date"), ("dscg_time", "setl_end_date")):
+        if given.get(time) is not None and day not in given:
+            setl[day] = str(given[time])[:10]
     key = setl["mdtrt_id"]
     return FaceSheet(
         setlinfo=_node("setlinfo", [setl], key),

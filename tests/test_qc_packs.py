@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from hutong.mapping.facesheet import FaceSheet
-from hutong.quality import check, combine_packs, load_pack, parse_pack
+from hutong.quality import builtin_packs, check, combine_packs, load_pack, parse_pack
 from qc_cases import MAIN_DX, NEWBORN, STENT, dx, facesheet, fee, id_number, rule_ids
 from test_qc_rules import CLEAN_VARIANTS
 
@@ -85,13 +85,44 @@ def test_every_rule_names_its_source_and_speaks_both_languages(name: str, rule_i
     assert rule.source.strip() and rule.message_zh.strip() and rule.message_en.strip()
 
 
+BUILTIN_RULES = [(name, rule.id) for name in builtin_packs() for rule in load_pack(name).rules]
+
+
+@pytest.mark.parametrize(("name", "rule_id"), BUILTIN_RULES)
+def test_every_builtin_rule_suggests_a_fix_in_both_languages(name: str, rule_id: str) -> None:
+    rule = load_pack(name).rule(rule_id)
+    assert rule.fix_zh.strip() and rule.fix_en.strip()
+    assert rule.fix_zh != rule.message_zh and rule.fix_en != rule.message_en
+    assert rule.to_dict()["fix_zh"] == rule.fix_zh
+    assert rule.to_dict()["fix_en"] == rule.fix_en
+
+
+def test_builtin_rule_ids_are_unique_across_packs() -> None:
+    ids = [rule_id for _, rule_id in BUILTIN_RULES]
+    assert len(ids) == len(set(ids))
+    combine_packs(*(load_pack(name) for name in builtin_packs()))  # refuses a duplicate id
+
+
+def test_fix_is_optional_but_never_blank() -> None:
+    rule = parse_pack(REGIONAL_TOML.encode(), "r.toml").rules[0]
+    assert (rule.fix_zh, rule.fix_en) == ("", "")
+    assert "fix_zh" not in rule.to_dict()
+    with pytest.raises(ValueError, match="'fix_en' must be non-empty text"):
+        parse_pack((REGIONAL_TOML + 'fix_en = " "\n').encode(), "bad.toml")
+
+
 def test_plausibility_rules_are_warnings() -> None:
     assert {rule.severity for rule in PLAUSIBILITY.rules} == {"warning"}
 
 
 @pytest.mark.parametrize("variant", sorted(CLEAN_VARIANTS))
 @pytest.mark.parametrize(
-    "pack", ["plausibility", "nhsa-settlement+code-validity+plausibility", "regional-example"]
+    "pack",
+    [
+        "plausibility",
+        "nhsa-settlement+nhsa-homepage+code-validity+plausibility",
+        "regional-example",
+    ],
 )
 def test_clean_cases_pass(pack: str, variant: str) -> None:
     findings = check(CLEAN_VARIANTS[variant](), pack)

@@ -71,6 +71,27 @@ BREAKS: dict[str, Callable[[], FaceSheet]] = {
     "SL-CNT-02": lambda: facesheet(setlinfo={"oprn_oprt_code_cnt": 2}),
     "SL-FEE-01": lambda: facesheet(iteminfo=[{**fee("01", claa=250.0), "amt": 251.0}]),
     "SL-FEE-02": lambda: facesheet(iteminfo=[]),
+    "SL-REQ-02": lambda: facesheet(setlinfo={"chfpdr_code": None}),
+    "SL-DOM-08": lambda: facesheet(setlinfo={**NEWBORN, "nwb_adm_type": "5"}),
+    "SL-DOM-09": lambda: facesheet(setlinfo={"trt_type": "4"}),
+    "SL-DOM-10": lambda: facesheet(setlinfo={"hi_paymtd": "7"}),
+    "SL-DOM-11": lambda: facesheet(setlinfo={"days_rinp_flag_31": "0"}),
+    "SL-DOM-12": lambda: facesheet(diseinfo=[MAIN_DX, {**OTHER_DX, "diag_type": "4"}]),
+    "SL-DOM-13": lambda: facesheet(diseinfo=[MAIN_DX, {**OTHER_DX, "maindiag_flag": "2"}]),
+    "SL-DOM-14": lambda: facesheet(
+        oprninfo=[STENT, {**STENT, "oprn_oprt_type": "3"}], setlinfo={"oprn_oprt_code_cnt": 2}
+    ),
+    # the settlement ends the day after discharge
+    "SL-TIME-03": lambda: facesheet(setlinfo={"setl_end_date": "2025-03-09"}),
+    # start and end swapped, both inside the stay
+    "SL-TIME-04": lambda: facesheet(
+        setlinfo={"setl_begn_date": "2025-03-07", "setl_end_date": "2025-03-05"}
+    ),
+    "SL-AGE-02": lambda: facesheet(setlinfo={**NEWBORN, "nwb_age": None}),
+    "SL-AGE-03": lambda: facesheet(setlinfo={**NEWBORN, "nwb_age": 5}),
+    "SL-OP-02": lambda: facesheet(
+        setlinfo={"ipt_med_type": "2", "oprn_oprt_code_cnt": 0}, oprninfo=[]
+    ),
 }
 
 # Variants of the clean case that must still pass every rule.
@@ -94,6 +115,18 @@ CLEAN_VARIANTS: dict[str, Callable[[], FaceSheet]] = {
         diseinfo=[dx("R50.900", "发热", main=True)], setlinfo={"diag_code_cnt": 1}
     ),
     "no procedures": lambda: facesheet(oprninfo=[], setlinfo={"oprn_oprt_code_cnt": 0}),
+    "day surgery with its operation": lambda: facesheet(setlinfo={"ipt_med_type": "2"}),
+    "interim settlement inside the stay": lambda: facesheet(
+        setlinfo={"setl_begn_date": "2025-03-04", "setl_end_date": "2025-03-06"}
+    ),
+    "born on the day of admission": lambda: facesheet(
+        setlinfo={
+            **NEWBORN,
+            "brdy": "2025-03-03",
+            "nwb_age": 0,
+            "certno": id_number("11010520250303123"),
+        }
+    ),
     "passport holder": lambda: facesheet(setlinfo={"patn_cert_type": "03", "certno": "E12345678"}),
     "same-day stay": lambda: facesheet(
         setlinfo={"dscg_time": "2025-03-03 18:00:00", "act_ipt_days": 1},
@@ -236,3 +269,23 @@ def test_tcm_main_diagnosis_does_not_count_as_the_western_main() -> None:
     }
     sheet = facesheet(diseinfo=[{**MAIN_DX, "maindiag_flag": "0"}, tcm])
     assert rule_ids(check(sheet)) == {"SL-MAIN-01"}
+
+
+def test_reversed_stay_is_one_finding_not_also_a_reversed_settlement_period() -> None:
+    sheet = facesheet(
+        setlinfo={
+            "adm_time": "2025-03-08 09:00:00",
+            "dscg_time": "2025-03-05 10:00:00",
+            "oprn_oprt_code_cnt": 0,
+        },
+        oprninfo=[],
+    )
+    assert sheet.setlinfo.loc[0, "setl_begn_date"] > sheet.setlinfo.loc[0, "setl_end_date"]
+    assert rule_ids(check(sheet)) == {"SL-TIME-02"}
+
+
+def test_age_in_days_counts_the_birth_day_as_day_zero() -> None:
+    sheet = facesheet(setlinfo={**NEWBORN, "nwb_age": 3})  # born 03-01, admitted 03-03: 2 days
+    findings = check(sheet)
+    assert rule_ids(findings) == {"SL-AGE-03"}
+    assert check(facesheet(setlinfo={**NEWBORN, "nwb_age": 2})).empty

@@ -3,7 +3,8 @@
 A pack is a ``[pack]`` table (name, version, source) and ``[[rule]]`` entries. Each rule says
 what it checks (``check`` expression or named ``kind`` with ``params``), on which node and
 fields, where the rule comes from (``source``), how bad a failure is, and what to tell the user
-in Chinese and English. Anything wrong in a pack — an unknown kind, node, severity, parameter or
+in Chinese and English, and optionally (``fix_zh``/``fix_en``) what a coder should do about a
+finding, for the worklist. Anything wrong in a pack — an unknown kind, node, severity, parameter or
 field, a duplicate id, an expression that does not parse — is a ``ValueError`` naming the rule,
 raised by :func:`load_pack`, never a surprise in the middle of a batch.
 
@@ -26,14 +27,19 @@ from types import MappingProxyType
 from typing import Any
 
 from hutong.mapping.facesheet import NODES, columns
-from hutong.quality import checks, coding, validity  # noqa: F401  (importing them registers the kinds)
+from hutong.quality import (  # noqa: F401  (importing them registers the kinds)
+    checks,
+    checks_homepage,
+    coding,
+    validity,
+)
 from hutong.quality.expression import compile_expression
 from hutong.quality.kinds import KINDS, REQUIRED
 
 BUILTIN = "nhsa-settlement"
 SEVERITIES = ("error", "warning", "info")
 RULE_KEYS = ("id", "severity", "node", "fields", "source", "message_zh", "message_en")
-OPTIONAL_KEYS = ("check", "kind", "params")
+OPTIONAL_KEYS = ("check", "kind", "params", "fix_zh", "fix_en")
 PACK_KEYS = ("name", "version", "source")
 RULE_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]*$")
 
@@ -52,6 +58,9 @@ class Rule:
     check: str | None = None
     kind: str | None = None
     params: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    # what a coder should do about a finding (for the worklist); empty when the pack gives none
+    fix_zh: str = ""
+    fix_en: str = ""
 
     @property
     def node(self) -> str:
@@ -74,6 +83,10 @@ class Rule:
         else:
             out["kind"] = self.kind
             out["params"] = dict(self.params)
+        if self.fix_zh:
+            out["fix_zh"] = self.fix_zh
+        if self.fix_en:
+            out["fix_en"] = self.fix_en
         return out
 
 
@@ -259,6 +272,13 @@ def _text(entry: dict, key: str, where: str) -> str:
     return value
 
 
+def _optional_text(entry: dict, key: str, where: str) -> str:
+    """An optional text key (a suggested fix): absent is "", present must be non-empty text."""
+    if key not in entry:
+        return ""
+    return _text(entry, key, where)
+
+
 def _rule(entry: object, where: str) -> Rule:
     if not isinstance(entry, dict):
         raise ValueError(f"{where}: a [[rule]] must be a table")
@@ -289,6 +309,8 @@ def _rule(entry: object, where: str) -> Rule:
         message_en=_text(entry, "message_en", where),
         check=check,
         kind=kind_name,
+        fix_zh=_optional_text(entry, "fix_zh", where),
+        fix_en=_optional_text(entry, "fix_en", where),
     )
     if check is not None:
         return _validate_check(rule, entry, where)
