@@ -1,8 +1,13 @@
 """The quality report: one self-contained HTML page a coder or a reviewer can open offline.
 
-The page shows totals, a count per rule (with the rule's source) and the cases with findings,
-worst first. It has no timestamps, scripts or external resources, so the same findings always
-give the same bytes and the file can be diffed, archived and mailed.
+>>> write_report(sheet, findings, out / "report.html", pack,            # doctest: +SKIP
+...              scores=scores, indicators=table, groups=groups, impact=impact, cmi=cmi)
+
+The first screen is the summary and the rules ranked by money at stake (with an impact table)
+or by severity and count; then inline SVG charts, the 2016 indicators, a sortable, filterable
+case table and a detail block per case with findings. The page has no timestamps and no
+external resources (its CSS, SVG and a few lines of JavaScript are inline), so the same inputs
+always give the same bytes and the file can be diffed, archived and mailed.
 """
 
 from __future__ import annotations
@@ -13,13 +18,19 @@ from typing import Any
 
 import pandas as pd
 from jinja2 import Environment, StrictUndefined
+from markupsafe import Markup
 
 from hutong.mapping.facesheet import FaceSheet
-from hutong.quality.coding import main_rows
+from hutong.quality.charts import bar_chart, histogram
+from hutong.quality.coding import main_rows, western
 from hutong.quality.pack import BUILTIN, Pack, load_pack
+from hutong.quality.worklist import finding_rows
 
 TITLE = "结算清单质量报告 / Settlement-list quality report"
 SEVERITIES = ("error", "warning", "info")
+SEVERITY_ZH = {"error": "错误", "warning": "警告", "info": "提示"}
+DETAIL_LIMIT = 2000  # cases with a detail block; the page says when more were left out
+GEND = {"1": "男 / M", "2": "女 / F", "0": "未知 / unknown", "9": "未说明 / unstated"}
 
 
 def _template():
@@ -28,71 +39,241 @@ def _template():
     return env.from_string(text)
 
 
-def _by_rule(findings: pd.DataFrame, pack: Pack) -> list[dict[str, Any]]:
-    counts = findings.groupby("rule_id").size()
-    cases = findings.groupby("rule_id")["mdtrt_id"].nunique()
-    rows = [
-        {
-            "id": r.id,
-            "severity": r.severity,
-            "message_zh": r.message_zh,
-            "message_en": r.message_en,
-            "source": r.source,
-            "count": int(counts.get(r.id, 0)),
-            "cases": int(cases.get(r.id, 0)),
-        }
-        for r in pack.rules
-    ]
-    # findings from rules the pack does not know (another pack's findings) still get a row
-    known = {r.id for r in pack.rules}
-    for rule_id in sorted(set(findings["rule_id"].dropna()) - known):
-        first = findings[findings["rule_id"] == rule_id].iloc[0]
-        rows.append(
+def _s(value: Any) -> str:
+    """A cell as text: '' for missing values, times to the minute, numbers without '.0'."""
+    if value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value)):
+        return ""
+    if isinstance(value, pd.Timestamp):
+        return "" if pd.isna(value) else value.strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, float):
+        return f"{value:.2f}".rstrip("0").rstrip(".")
+    return str(value)
+
+
+def _money(value: float) -> str:
+    return "" if pd.isna(value) else f"{value:,.2f}"
+
+
+# ---- tables --------------------------------------------------------------------------------
+
+
+def _by_rule(rows: pd.DataFrame, pack: Pack, money: bool) -> list[dict[str, Any]]:
+    """One row per rule of the pack (and per foreign rule that fired), ranked for the reader."""
+    counts = rows.groupby("rule_id").size()
+    cases = rows.groupby("rule_id")["mdtrt_id"].nunique()
+    amounts = rows.groupby("rule_id")["amount"].sum(min_count=1)
+    meta = {r.id: r for r in pack.rules}
+    ids = [r.id for r in pack.rules] + sorted(set(rows["rule_id"].dropna()) - set(meta))
+    out = []
+    for order, rule_id in enumerate(ids):
+        rule = meta.get(rule_id)
+        first = rows.loc[rows["rule_id"] == rule_id, "severity"]
+        out.append(
             {
                 "id": rule_id,
-                "severity": first["severity"],
-                "message_zh": "",
-                "message_en": "",
-                "source": "",
-                "count": int(counts[rule_id]),
+                "severity": rule.severity if rule else (first.iloc[0] if len(first) else ""),
+                "message_zh": rule.message_zh if rule else "",
+                "message_en": rule.message_en if rule else "",
+                "fix_zh": getattr(rule, "fix_zh", "") or "",
+                "fix_en": getattr(rule, "fix_en", "") or "",
+                "source": rule.source if rule else "",
+                "count": int(counts.get(rule_id, 0)),
                 "cases": int(cases.get(rule_id, 0)),
+                "amount": float(amounts.get(rule_id, float("nan"))),
+                "money": _money(float(amounts.get(rule_id, float("nan")))),
+                "order": order,
             }
         )
-    return rows
+    rank = {s: i for i, s in enumerate(SEVERITIES)}
+
+    def key(r: dict[str, Any]) -> tuple:
+        cash = -abs(r["amount"]) if money and not pd.isna(r["amount"]) else 0.0
+        return (r["count"] == 0, cash, rank.get(r["severity"], 9), -r["count"], r["order"])
+
+    return sorted(out, key=key)
 
 
-def _by_case(sheet: FaceSheet, findings: pd.DataFrame) -> list[dict[str, Any]]:
-    if findings.empty:
+def _cases(
+    sheet: FaceSheet,
+    rows: pd.DataFrame,
+    scores: pd.DataFrame | None,
+    groups: pd.DataFrame | None,
+    money_first: bool = False,
+) -> list[dict[str, Any]]:
+    """Every case: key fields, counts per severity, score, DRG and money; most money (with an
+    impact table) or most errors first."""
+    setl = sheet.setlinfo.drop_duplicates("mdtrt_id")
+    ids = pd.Index(setl["mdtrt_id"].astype("string"))
+    counts = rows.groupby(["mdtrt_id", "severity"]).size().unstack(fill_value=0)
+    counts = counts.reindex(index=ids, columns=list(SEVERITIES)).fillna(0).astype(int)
+    rules = rows.groupby("mdtrt_id")["rule_id"].agg(lambda s: ", ".join(sorted(set(s))))
+    money = rows.groupby("mdtrt_id")["amount"].sum(min_count=1).reindex(ids)
+    main = main_rows(sheet.diseinfo).set_index("mdtrt_id")["diag_code"].reindex(ids)
+    main = main.astype("string").fillna(pd.Series(setl["wm_dise_code"].to_numpy(), index=ids))
+    score = scores.set_index("mdtrt_id")["score"].reindex(ids) if scores is not None else None
+    drg = groups.set_index("mdtrt_id")["drg"].reindex(ids) if groups is not None else None
+    columns = {
+        "mdtrt_id": list(ids),
+        "medcasno": setl["medcasno"].tolist(),
+        "dscg_caty": setl["dscg_caty"].tolist(),
+        "main_dx": main.tolist(),
+        "score": score.tolist() if score is not None else [None] * len(ids),
+        "drg": drg.tolist() if drg is not None else [None] * len(ids),
+        "rules": rules.reindex(ids).fillna("").tolist(),
+    }
+    out = []
+    n = counts.to_numpy()
+    for i, cash in enumerate(money.tolist()):
+        row = {name: _s(values[i]) for name, values in columns.items()}
+        errors, warnings, infos = (int(x) for x in n[i])
+        row.update(
+            errors=errors,
+            warnings=warnings,
+            infos=infos,
+            findings=errors + warnings + infos,
+            amount=cash,
+            money=_money(cash),
+        )
+        out.append(row)
+
+    def key(c: dict[str, Any]) -> tuple:
+        cash = -abs(c["amount"]) if not pd.isna(c["amount"]) else 0.0
+        worst = (-c["errors"], -c["warnings"], -c["infos"])
+        return (cash, *worst, c["mdtrt_id"]) if money_first else (*worst, cash, c["mdtrt_id"])
+
+    return sorted(out, key=key)
+
+
+def _details(
+    sheet: FaceSheet,
+    rows: pd.DataFrame,
+    cases: list[dict[str, Any]],
+    groups: pd.DataFrame | None,
+    limit: int,
+) -> list[dict[str, Any]]:
+    """A detail block for the first ``limit`` cases with findings (case-table order)."""
+    wanted = [c["mdtrt_id"] for c in cases if c["findings"]][:limit]
+    if not wanted:
         return []
-    f = findings.assign(mdtrt_id=findings["mdtrt_id"].fillna(""))
-    counts = f.groupby(["mdtrt_id", "severity"]).size().unstack(fill_value=0)
-    counts = counts.reindex(columns=list(SEVERITIES), fill_value=0)
-    rule_ids = f.groupby("mdtrt_id")["rule_id"].agg(lambda s: ", ".join(sorted(set(s))))
-    setl = sheet.setlinfo.drop_duplicates("mdtrt_id").set_index("mdtrt_id")
-    main = main_rows(sheet.diseinfo).set_index("mdtrt_id")["diag_code"]
-    table = counts.assign(rules=rule_ids).reset_index()
-    table = table.sort_values(
-        ["error", "warning", "info", "mdtrt_id"],
-        ascending=[False, False, False, True],
-        kind="mergesort",
+    keep = set(wanted)
+    setl = {r["mdtrt_id"]: r for r in _records(sheet.setlinfo, keep)}
+    dx = _by_case(_records(western(sheet.diseinfo), keep))
+    ops = _by_case(_records(sheet.oprninfo, keep))
+    found = _by_case(_records(rows, keep))
+    grp = {r["mdtrt_id"]: r for r in _records(groups, keep)} if groups is not None else {}
+    out = []
+    for key in wanted:
+        s = setl[key]
+        detail = {
+            "mdtrt_id": key,
+            "gend": GEND.get(_s(s["gend"]), _s(s["gend"])),
+            "age": _s(s["age"]),
+            "dept": _s(s["dscg_caty"]),
+            "adm_time": _s(s["adm_time"]),
+            "dscg_time": _s(s["dscg_time"]),
+            "los": _s(s["act_ipt_days"]),
+            "diagnoses": [
+                {
+                    "main": _s(d["maindiag_flag"]) == "1",
+                    "code": _s(d["diag_code"]),
+                    "name": _s(d["diag_name"]),
+                    "cond": _s(d["adm_cond_type"]),
+                }
+                for d in dx.get(key, [])
+            ],
+            "procedures": [
+                {
+                    "main": _s(o["oprn_oprt_type"]) == "1",
+                    "code": _s(o["oprn_oprt_code"]),
+                    "name": _s(o["oprn_oprt_name"]),
+                    "date": _s(o["oprn_oprt_date"]),
+                }
+                for o in ops.get(key, [])
+            ],
+            "findings": [
+                {
+                    "rule_id": _s(f["rule_id"]),
+                    "severity": _s(f["severity"]),
+                    "field": _s(f["field"]),
+                    "message_zh": _s(f["message_zh"]),
+                    "message_en": _s(f["message_en"]),
+                    "fix": " / ".join(x for x in (_s(f["fix_zh"]), _s(f["fix_en"])) if x),
+                    "money": _money(f["amount"]),
+                    "drg": " → ".join(x for x in (_s(f["drg_before"]), _s(f["drg_after"])) if x),
+                }
+                for f in found.get(key, [])
+            ],
+            "group": None,
+        }
+        g = grp.get(key)
+        if g is not None:
+            trace = g.get("trace")
+            detail["group"] = {
+                **{c: _s(g.get(c)) for c in ("mdc", "adrg", "drg", "cc_status", "reason")},
+                "trace": _steps(trace),
+            }
+        out.append(detail)
+    return out
+
+
+def _steps(trace: Any) -> list[str]:
+    """A DRG trace as a list of steps (a list, tuple or array of text, or one text)."""
+    if trace is None or isinstance(trace, float):
+        return []
+    if isinstance(trace, str):
+        return [trace] if trace else []
+    return [str(step) for step in trace]
+
+
+def _records(frame: pd.DataFrame, keep: set[str]) -> list[dict[str, Any]]:
+    """The rows of ``frame`` for the cases in ``keep`` as plain dicts, in frame order."""
+    part = frame[frame["mdtrt_id"].isin(keep)]
+    return part.astype(object).where(part.notna(), None).to_dict("records")
+
+
+def _by_case(records: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        out.setdefault(record["mdtrt_id"], []).append(record)
+    return out
+
+
+def _charts(sheet: FaceSheet, rows: pd.DataFrame, scores: pd.DataFrame | None) -> dict:
+    by_rule = rows.groupby("rule_id").size().sort_values(ascending=False, kind="mergesort")
+    dept = rows["mdtrt_id"].map(
+        sheet.setlinfo.drop_duplicates("mdtrt_id").set_index("mdtrt_id")["dscg_caty"]
     )
+    by_dept = (
+        dept.astype("string")
+        .fillna("—")
+        .value_counts()
+        .sort_index(kind="mergesort")
+        .sort_values(ascending=False, kind="mergesort")
+    )
+    by_sev = rows["severity"].value_counts()
+    return {
+        "rule": bar_chart([(str(k), float(v)) for k, v in by_rule.head(20).items()], "by rule"),
+        "dept": bar_chart([(str(k), float(v)) for k, v in by_dept.head(20).items()], "by dept"),
+        "severity": bar_chart(
+            [(f"{SEVERITY_ZH[s]} {s}", float(by_sev.get(s, 0))) for s in SEVERITIES], "by severity"
+        ),
+        "score": histogram(scores["score"], "scores") if scores is not None else Markup(""),
+    }
 
-    def text(series: pd.Series, key: str) -> str:
-        value = series.get(key)
-        return "" if value is None or pd.isna(value) else str(value)
 
+def _indicator_rows(table: pd.DataFrame | None) -> list[dict[str, str]]:
+    if table is None:
+        return []
     return [
         {
-            "mdtrt_id": row.mdtrt_id,
-            "medcasno": text(setl["medcasno"], row.mdtrt_id),
-            "dscg_caty": text(setl["dscg_caty"], row.mdtrt_id),
-            "main_dx": text(main, row.mdtrt_id) or text(setl["wm_dise_code"], row.mdtrt_id),
-            "errors": int(row.error),
-            "warnings": int(row.warning),
-            "infos": int(row.info),
-            "rules": row.rules,
+            "name_zh": _s(r.name_zh),
+            "name_en": _s(r.name_en),
+            "numerator": _s(r.numerator),
+            "denominator": _s(r.denominator),
+            "rate": "" if pd.isna(r.rate) else f"{float(r.rate) * 100:.2f}%",
+            "note": _s(r.note),
         }
-        for row in table.itertuples(index=False)
+        for r in table.itertuples(index=False)
     ]
 
 
@@ -101,28 +282,59 @@ def render_report(
     findings: pd.DataFrame,
     pack: Pack | str | Path | None = None,
     title: str = TITLE,
+    *,
+    scores: pd.DataFrame | None = None,
+    indicators: pd.DataFrame | None = None,
+    groups: pd.DataFrame | None = None,
+    impact: pd.DataFrame | None = None,
+    cmi: pd.DataFrame | None = None,
+    detail_limit: int = DETAIL_LIMIT,
 ) -> str:
     """The report page as text (what :func:`write_report` writes)."""
     if not isinstance(pack, Pack):
         pack = load_pack(pack if pack is not None else BUILTIN)
+    rows = finding_rows(sheet, findings, pack, impact)
     ids = sheet.setlinfo["mdtrt_id"]
     severity = findings["severity"]
-    with_errors = set(findings.loc[severity == "error", "mdtrt_id"].dropna())
     with_findings = set(findings["mdtrt_id"].dropna())
     totals = {
         "cases": int(ids.nunique()),
-        "cases_with_errors": len(with_errors),
+        "cases_with_errors": len(set(findings.loc[severity == "error", "mdtrt_id"].dropna())),
         "cases_with_findings": len(with_findings),
         "cases_clean": int((~ids.dropna().drop_duplicates().isin(with_findings)).sum()),
         "findings": len(findings),
         "by_severity": {s: int((severity == s).sum()) for s in SEVERITIES},
+        "money": _money(rows["amount"].sum(min_count=1)),
+        "mean_score": _s(round(float(scores["score"].mean()), 2)) if scores is not None else "",
     }
+    cases = _cases(sheet, rows, scores, groups, impact is not None)
+    details = _details(sheet, rows, cases, groups, detail_limit)
+    cmi_rows = (
+        []
+        if cmi is None
+        else [
+            {
+                "dept": _s(r.dept),
+                "cases": _s(r.cases),
+                "cmi": "" if pd.isna(r.cmi) else f"{r.cmi:.4f}",
+            }
+            for r in cmi.sort_values("dept", kind="mergesort").itertuples(index=False)
+        ]
+    )
     return _template().render(
         title=title,
         pack=pack,
         totals=totals,
-        rules=_by_rule(findings, pack),
-        cases=_by_case(sheet, findings),
+        money=impact is not None,
+        rules=_by_rule(rows, pack, impact is not None),
+        charts=_charts(sheet, rows, scores),
+        indicators=_indicator_rows(indicators),
+        cmi=cmi_rows,
+        cases=cases,
+        details=details,
+        detail_total=sum(1 for c in cases if c["findings"]),
+        has_scores=scores is not None,
+        has_groups=groups is not None,
     )
 
 
@@ -132,10 +344,55 @@ def write_report(
     path: Path | str,
     pack: Pack | str | Path | None = None,
     title: str = TITLE,
+    **extra: Any,
 ) -> Path:
-    """Write ``report.html`` for the findings of ``pack`` on ``sheet``; returns the path."""
+    """Write ``report.html`` for the findings of ``pack`` on ``sheet``; returns the path.
+
+    ``extra`` takes the keyword arguments of :func:`render_report` (scores, indicators,
+    groups, impact, cmi, detail_limit).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8", newline="\n") as out:
-        out.write(render_report(sheet, findings, pack, title))
+        out.write(render_report(sheet, findings, pack, title, **extra))
     return path
+
+
+def write_qc_outputs(
+    sheet: FaceSheet,
+    findings: pd.DataFrame,
+    folder: Path | str,
+    pack: Pack | str | Path | None = None,
+    *,
+    groups: pd.DataFrame | None = None,
+    impact: pd.DataFrame | None = None,
+    cmi: pd.DataFrame | None = None,
+    table: Path | str | None = None,
+    title: str = TITLE,
+) -> dict[str, Path]:
+    """Write the coding office's outputs into ``folder``: scores.csv, indicators.csv,
+    report.html and worklist.xlsx (``table`` is a score table file; default score.toml)."""
+    from hutong.quality.indicators import indicators, write_indicators
+    from hutong.quality.score import load_score_table, score_cases, write_scores
+    from hutong.quality.worklist import write_worklist
+
+    folder = Path(folder)
+    score_table = load_score_table(table)
+    scores = score_cases(sheet, findings, score_table)
+    rates = indicators(sheet, findings, scores, table=score_table)
+    extra = {"groups": groups, "impact": impact, "cmi": cmi}
+    return {
+        "scores": write_scores(scores, folder / "scores.csv"),
+        "indicators": write_indicators(rates, folder / "indicators.csv"),
+        "report": write_report(
+            sheet,
+            findings,
+            folder / "report.html",
+            pack,
+            title,
+            scores=scores,
+            indicators=rates,
+            **extra,
+        ),
+        "worklist": write_worklist(sheet, findings, folder / "worklist.xlsx", pack, impact),
+    }

@@ -1,0 +1,139 @@
+"""The coders' worklist: one spreadsheet row per finding, most money at stake first.
+
+>>> write_worklist(sheet, findings, out / "worklist.xlsx", impact=impact)   # doctest: +SKIP
+
+Each row names the case (no patient names or ID numbers), the rule, what is wrong and how to
+fix it in Chinese and English, the DRG and money a fix would move when an impact table is given,
+and two blank columns (状态 / 备注) for the coder. The header is frozen and filtered so a coder
+can work the list in Excel or WPS.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from hutong.mapping.facesheet import FaceSheet
+from hutong.quality.pack import Pack, Rule, builtin_packs, load_pack
+from hutong.workbook import save_workbook
+
+SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
+FILLS = {"error": "FFC7CE", "warning": "FFEB9C", "info": "DDEBF7"}
+
+# (column, header zh / en, width)
+SHEET_COLUMNS = [
+    ("mdtrt_id", "就诊ID / case", 18),
+    ("medcasno", "病案号 / record no.", 14),
+    ("dept", "出院科别 / dept", 12),
+    ("dscg_date", "出院日期 / discharge", 12),
+    ("rule_id", "规则 / rule", 12),
+    ("severity", "级别 / severity", 10),
+    ("field", "字段 / field", 20),
+    ("message_zh", "问题 / finding (zh)", 40),
+    ("message_en", "finding (en)", 40),
+    ("fix_zh", "修改建议 / fix (zh)", 36),
+    ("fix_en", "fix (en)", 36),
+    ("amount", "涉及金额(元) / at stake", 14),
+    ("drg_before", "原DRG / DRG before", 12),
+    ("drg_after", "修改后DRG / DRG after", 12),
+    ("status", "状态 / status", 10),
+    ("comment", "备注 / comment", 30),
+]
+IMPACT_KEY = ["mdtrt_id", "rule_id", "field"]
+
+
+def known_rules(pack: Pack | str | Path | None = None) -> dict[str, Rule]:
+    """Rules by id: every built-in pack's, with ``pack``'s (when given) winning."""
+    rules: dict[str, Rule] = {}
+    for name in builtin_packs():
+        rules.update({r.id: r for r in load_pack(name).rules})
+    if pack is not None:
+        pack = pack if isinstance(pack, Pack) else load_pack(pack)
+        rules.update({r.id: r for r in pack.rules})
+    return rules
+
+
+def _text(series: pd.Series) -> pd.Series:
+    return series.astype("string").fillna("")
+
+
+def finding_rows(
+    sheet: FaceSheet,
+    findings: pd.DataFrame,
+    pack: Pack | str | Path | None = None,
+    impact: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Findings with case details, the rule's fix and (with ``impact``) money and DRGs, sorted
+    by money at stake (largest first, unknown last), then severity, case, rule and field."""
+    rules = known_rules(pack)
+    out = findings.reset_index(drop=True).copy()
+    setl = sheet.setlinfo.drop_duplicates("mdtrt_id").set_index("mdtrt_id")
+    ids = out["mdtrt_id"]
+    out["medcasno"] = _text(ids.map(setl["medcasno"]))
+    out["dept"] = _text(ids.map(setl["dscg_caty"]))
+    dscg = pd.to_datetime(ids.map(setl["dscg_time"]), errors="coerce")
+    out["dscg_date"] = _text(dscg.dt.strftime("%Y-%m-%d"))
+    out["fix_zh"] = [getattr(rules.get(r), "fix_zh", "") or "" for r in out["rule_id"]]
+    out["fix_en"] = [getattr(rules.get(r), "fix_en", "") or "" for r in out["rule_id"]]
+    out["amount"] = pd.Series(float("nan"), index=out.index)
+    out["drg_before"] = ""
+    out["drg_after"] = ""
+    if impact is not None and len(impact):
+        imp = impact.drop_duplicates(IMPACT_KEY).set_index(IMPACT_KEY)
+        keys = pd.MultiIndex.from_frame(out[IMPACT_KEY].astype(object))
+        got = imp.reindex(keys)
+        for col in ("fix_zh", "fix_en"):
+            given = _text(pd.Series(got[col].to_numpy(), index=out.index))
+            out[col] = given.where(given != "", out[col])
+        out["amount"] = pd.to_numeric(pd.Series(got["amount"].to_numpy(), index=out.index))
+        for col in ("drg_before", "drg_after"):
+            out[col] = _text(pd.Series(got[col].to_numpy(), index=out.index))
+    out["status"] = ""
+    out["comment"] = ""
+    rank = out["severity"].map(SEVERITY_RANK).fillna(9)
+    out = out.assign(_money=-out["amount"].abs().fillna(-1.0), _rank=rank)
+    out = out.sort_values(
+        ["_money", "_rank", "mdtrt_id", "rule_id", "field"], kind="mergesort", na_position="last"
+    )
+    return out.drop(columns=["_money", "_rank"]).reset_index(drop=True)
+
+
+def write_worklist(
+    sheet: FaceSheet,
+    findings: pd.DataFrame,
+    path: Path | str,
+    pack: Pack | str | Path | None = None,
+    impact: pd.DataFrame | None = None,
+) -> Path:
+    """Write ``worklist.xlsx`` (sheet 工作清单): one row per finding, header frozen and
+    filtered, severity coloured; returns the path."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
+    rows = finding_rows(sheet, findings, pack, impact)
+    book = Workbook()
+    ws = book.active
+    ws.title = "工作清单"
+    ws.append([header for _, header, _ in SHEET_COLUMNS])
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
+    names = [name for name, _, _ in SHEET_COLUMNS]
+    amount_col = names.index("amount") + 1
+    severity_col = names.index("severity") + 1
+    fills = {s: PatternFill("solid", start_color=c, end_color=c) for s, c in FILLS.items()}
+    for r, values in enumerate(rows[names].itertuples(index=False), start=2):
+        line = [None if (isinstance(v, float) and pd.isna(v)) or v is pd.NA else v for v in values]
+        line = [str(v) if not isinstance(v, (float, int, type(None))) else v for v in line]
+        ws.append(line)
+        ws.cell(r, amount_col).number_format = "#,##0.00"
+        fill = fills.get(str(line[severity_col - 1]))
+        if fill is not None:
+            ws.cell(r, severity_col).fill = fill
+    for index, (_, _, width) in enumerate(SHEET_COLUMNS, start=1):
+        ws.column_dimensions[get_column_letter(index)].width = width
+    ws.freeze_panes = "A2"
+    ws.auto_filter.ref = f"A1:{get_column_letter(len(SHEET_COLUMNS))}{len(rows) + 1}"
+    return save_workbook(book, path)
