@@ -48,3 +48,22 @@ def test_group_with_a_missing_pack_file_is_a_clear_error(tmp_path):
         app, ["group", str(out / "facesheet"), "--pack", str(tmp_path), "-o", str(tmp_path / "g")]
     )
     assert result.exit_code == 2 and "missing file" in result.output
+
+
+def test_run_with_the_shipped_sample_pack_groups_the_demo_cases(tmp_path):
+    """vendor-a as the demo runs it (--auto-map 95): the sample pack groups nearly every case."""
+    from hutong.quality.drg import sample_pack_path
+
+    out = tmp_path / "run"
+    args = ["run", str(ROOT / "samples" / "vendor-a"), "-o", str(out), "-q", "--no-store",
+            "--auto-map", "95", "--drg-pack", str(sample_pack_path())]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    drg = json.loads((out / "manifest.json").read_text("utf-8"))["drg"]
+    assert drg["pack"] == "sample-pack" and drg["cases"] == 197
+    assert drg["grouped"] >= 0.95 * drg["cases"], drg
+    rows = list(csv.DictReader((out / "qc" / "groups.csv").open(encoding="utf-8-sig")))
+    assert len({r["adrg"] for r in rows}) >= 25  # many ADRGs, not one catch-all
+    assert all(
+        r["drg"] == "0000" or r["drg"][:3] == r["adrg"] or r["drg"].endswith("QY") for r in rows
+    )

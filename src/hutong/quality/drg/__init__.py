@@ -1,7 +1,16 @@
 """CHS-DRG grouping: ``group(case, load_pack(folder))`` and ``group_facesheet(sheet, pack)``."""
 
+from importlib.resources import files
+from pathlib import Path
+
 from hutong.quality.drg.grouper import CaseInput, GroupResult, group, group_facesheet
 from hutong.quality.drg.pack import DrgPack, DrgPackError, load_pack
+
+
+def sample_pack_path() -> Path:
+    """The hand-made, illustrative sample pack shipped with hutong (not the official tables)."""
+    return Path(str(files("hutong.quality.drg") / "data" / "sample-pack"))
+
 
 __all__ = [
     "CaseInput",
@@ -11,4 +20,5 @@ __all__ = [
     "group",
     "group_facesheet",
     "load_pack",
+    "sample_pack_path",
 ]

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from hutong.quality.drg.index import build_index
 from hutong.quality.drg.pack import MEDICAL, Adrg, DrgPack
 from hutong.quality.drg.rules import holds
 
@@ -65,13 +66,25 @@ def _gates(adrg: Adrg, case: CaseInput) -> str:
 
 
 def _first_adrg(mdc, dx, px, case, pack, trace) -> Adrg | None:
-    for adrg in pack.by_mdc.get(mdc, ()):
-        ok, why = holds(adrg, dx, px, pack)
-        if not ok:
-            continue
-        if gate := _gates(adrg, case):
+    index = pack.index.get(mdc)
+    if index is None:
+        if mdc not in pack.by_mdc:
+            return None
+        # a DrgPack assembled in code rather than by load_pack: index it once
+        index = pack.index.setdefault(mdc, build_index(pack.by_mdc[mdc]))
+    adrgs, slow = index.adrgs, index.slow
+    for i in index.candidates(dx, px):  # rule order; only ADRGs whose rule may hold
+        adrg = adrgs[i]
+        why = None
+        if i in slow:
+            ok, why = holds(adrg, dx, px, pack)
+            if not ok:
+                continue
+        if (adrg.age_days or adrg.birth_weight) and (gate := _gates(adrg, case)):
             trace.append(f"ADRG {adrg.code}: rule holds but {gate}")
             continue
+        if why is None:
+            why = holds(adrg, dx, px, pack)[1]
         trace.append(f"ADRG {adrg.code}: {why}")
         return adrg
     return None
@@ -90,12 +103,14 @@ def _pre_mdc(dx, px, case, pack, trace) -> tuple[str, Adrg] | None:
         trace.append(f"MDCY: HIV diagnosis {hiv[0]}")
         if adrg := _first_adrg("Y", dx, px, case, pack, trace):
             return "Y", adrg
-    regions = {}
-    for name, codes in pack.mdcz_categories.items():
-        if hit := next((c for c in dx if c in codes), None):
-            regions[name] = hit
+    regions: dict[str, str] = {}  # region → first diagnosis in it
+    trauma_of = pack.trauma_of
+    for code in dx:
+        for region in trauma_of.get(code, ()):
+            regions.setdefault(region, code)
     if len(regions) >= 2:
-        trace.append("MDCZ: " + ", ".join(f"{n} by {c}" for n, c in regions.items()))
+        hits = [f"{n} by {regions[n]}" for n in pack.mdcz_categories if n in regions]
+        trace.append("MDCZ: " + ", ".join(hits))
         if adrg := _first_adrg("Z", dx, px, case, pack, trace):
             return "Z", adrg
     return None
@@ -192,7 +207,9 @@ def _lists(frame: pd.DataFrame, code: str, flag: str) -> dict[str, tuple[str, li
     """mdtrt_id → (principal code or None, other codes in order)."""
     f = frame[["mdtrt_id", flag, code]].dropna(subset=[code])
     out: dict[str, tuple[str | None, list[str]]] = {}
-    for key, is_main, value in zip(f["mdtrt_id"], f[flag] == "1", f[code], strict=True):
+    # plain lists: iterating Arrow-backed Series element by element is several times slower
+    keys, mains, values = f["mdtrt_id"].tolist(), (f[flag] == "1").tolist(), f[code].tolist()
+    for key, is_main, value in zip(keys, mains, values, strict=True):
         main, rest = out.get(key, (None, []))
         if is_main is True and main is None:
             main = value
@@ -210,7 +227,7 @@ def group_facesheet(sheet, pack: DrgPack) -> pd.DataFrame:
     rows = []
     cols = ["mdtrt_id", "gend", "age", "nwb_age", "nwb_bir_wt", "dscg_way", "act_ipt_days"]
     s = s.reindex(columns=cols)
-    for mid, gend, age, days, weight, way, los in s.itertuples(index=False, name=None):
+    for mid, gend, age, days, weight, way, los in zip(*(s[c].tolist() for c in cols), strict=True):
         main, secondary = dx.get(mid, (None, []))
         pmain, pother = px.get(mid, (None, []))
         if pmain is None and pother:

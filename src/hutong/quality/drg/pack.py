@@ -19,7 +19,11 @@ A pack folder holds nine files, read as they are (UTF-8):
 - ``zd_invalid.json``, ``ss_invalid.json`` — ``{code: true}``: diagnoses that cannot be a
   principal, procedures that never drive grouping.
 
-The pack's name is the folder name. Everything grouping needs is precomputed once.
+The pack's name is the folder name. Everything grouping needs is precomputed once, including
+per-MDC indexes (index.py) so a case is matched without scanning every ADRG. Two readings go
+beyond the file format, both needed for the official tables to work (docs/drg-pack.md):
+referenced ADRGs' procedures match at any position, and MDCP ADRGs whose name gives no age are
+for neonates (< 29 days). ``sample_pack_path()`` (package root) is a small hand-made pack.
 """
 
 from __future__ import annotations
@@ -27,8 +31,10 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+from hutong.quality.drg.index import MdcIndex, build_index
 
 FILES = (
     "adrg.txt",
@@ -69,11 +75,13 @@ class Adrg:
     rpn: tuple[str, ...] = ()  # section names and "&&" / "||"; empty = default combination
     procedure_groups: tuple[frozenset[str], ...] = ()
     referenced: tuple[str, ...] = ()
+    # the referenced ADRGs' procedure codes, one set per ADRG, matched at any position
+    referenced_codes: tuple[frozenset[str], ...] = ()
     all_referenced: bool = False
     any_procedure: bool = False
     zero_procedures: bool = False
     suffixes: frozenset[str] = frozenset()
-    age_days: tuple[float, float] | None = None  # [lo, hi) from the name, e.g. ＜29天
+    age_days: tuple[float, float] | None = None  # [lo, hi) from the name (＜29天); MDCP: NEONATE
     birth_weight: tuple[float, float] | None = None  # [lo, hi) grams, e.g. 1500-1999g
 
     @property
@@ -106,6 +114,8 @@ class DrgPack:
     ss_invalid: frozenset[str]
     or_procedures: frozenset[str]  # named by some surgical ADRG: these trigger QY
     drg_names: dict[str, str] = field(default_factory=dict)
+    index: dict[str, MdcIndex] = field(default_factory=dict)  # per MDC letter, see index.py
+    trauma_of: dict[str, tuple[str, ...]] = field(default_factory=dict)  # code → MDCZ regions
 
     @property
     def version(self) -> str:
@@ -155,6 +165,12 @@ def _age_days(name: str) -> tuple[float, float] | None:
     return (float(lo.group(1)) if lo else 0.0, top)
 
 
+# MDCP ADRGs are for neonates (出生年龄＜29天) unless the name says otherwise: only PV1 is
+# "29天≤出生年龄＜1周岁". Without this gate PU1, which lists 441 of PV1's 443 codes, would take
+# every infant and PV1 could never be reached.
+NEONATE = (0.0, 29.0)
+
+
 def _birth_weight(name: str) -> tuple[float, float] | None:
     """Birth-weight band in an ADRG name, as [lo, hi) grams: ＜1500g, 1500-1999g, ＞2499g."""
     if m := re.search(r"(\d+)-(\d+)g", name):
@@ -181,9 +197,24 @@ def _adrg(entry: dict, name: str, suffixes: frozenset[str]) -> Adrg:
         any_procedure=bool(rule.get("anyProcedureRequired")),
         zero_procedures=bool(rule.get("zeroProceduresRequired")),
         suffixes=suffixes,
-        age_days=_age_days(name),
+        age_days=_age_days(name) or (NEONATE if entry["code"][0] == "P" else None),
         birth_weight=_birth_weight(name),
     )
+
+
+def _referenced_codes(adrg: Adrg, adrgs: dict[str, Adrg]) -> tuple[frozenset[str], ...]:
+    """The procedure codes of each ADRG that ``adrg`` refers to (CB2 → CB4, CB5).
+
+    A combined operation (CB2 玻璃体…联合晶状体手术) is two procedures, so they are matched at any
+    position: the referenced sections are principal-only and disjoint, so requiring each at the
+    principal position could never hold.
+    """
+    out = []
+    for ref in adrg.referenced:
+        if ref not in adrgs:
+            raise DrgPackError(f"adrg_rules.json: {adrg.code} refers to unknown ADRG {ref}")
+        out.append(frozenset(c for s in adrgs[ref].sections if s.kind == "px" for c in s.codes))
+    return tuple(out)
 
 
 def load_pack(folder: Path | str) -> DrgPack:
@@ -201,6 +232,9 @@ def load_pack(folder: Path | str) -> DrgPack:
     if missing:
         raise DrgPackError(f"adrg_rules.json: no rule for ADRG {', '.join(missing[:5])}")
     adrgs = {c: _adrg(rules[c], n, frozenset(suffixes.get(c, ()))) for c, n in names.items()}
+    for code, a in adrgs.items():
+        if a.referenced:
+            adrgs[code] = replace(a, referenced_codes=_referenced_codes(a, adrgs))
     by_mdc: dict[str, list[Adrg]] = {}
     for a in adrgs.values():
         by_mdc.setdefault(a.mdc, []).append(a)
@@ -224,6 +258,10 @@ def load_pack(folder: Path | str) -> DrgPack:
     mdcp = frozenset(
         code for a in by_mdc.get("P", ()) for s in a.sections if s.kind == "dx" for code in s.codes
     )
+    trauma_of: dict[str, tuple[str, ...]] = {}
+    for region, codes in mdcz.items():
+        for code in codes:
+            trauma_of[code] = (*trauma_of.get(code, ()), region)
     surgical = [a for a in adrgs.values() if a.kind == SURGICAL]
     or_procedures = frozenset(
         code
@@ -248,4 +286,6 @@ def load_pack(folder: Path | str) -> DrgPack:
         ss_invalid=frozenset(k for k, v in _read(folder, "ss_invalid.json").items() if v),
         or_procedures=or_procedures,
         drg_names=drg_names,
+        index={mdc: build_index(group) for mdc, group in by_mdc.items()},
+        trauma_of=trauma_of,
     )

@@ -50,10 +50,11 @@ def holds(adrg: Adrg, dx: list[str], px: list[str], pack: DrgPack) -> tuple[bool
         ok = all(found)
         return (ok, "procedure groups hit by " + ", ".join(map(str, found)) if ok else "")
     if adrg.referenced:
-        hit = {}
-        for ref in adrg.referenced:
-            sections = [s for s in pack.adrgs[ref].sections if s.kind == "px"]
-            hit[ref] = next((c for s in sections if (c := section_hit(s, dx, px))), None)
+        # any position: see pack._referenced_codes
+        hit = {
+            ref: next((p for p in px if p in codes), None)
+            for ref, codes in zip(adrg.referenced, adrg.referenced_codes, strict=True)
+        }
         ok = all(hit.values()) if adrg.all_referenced else any(hit.values())
         text = ", ".join(f"{r} procedures hit by {c}" for r, c in hit.items() if c)
         return (ok, text if ok else "")
