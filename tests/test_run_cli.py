@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -262,3 +263,30 @@ def test_lab_results_link_to_the_his_patients_and_stays(demo_out):
     assert len(linked) == len(results)
     flagged = [r for r in results if r.get("interpretation")]
     assert flagged and all(r["subject"]["reference"].startswith("Patient/") for r in results)
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+def test_facesheet_carries_contact_employer_and_the_outpatient_diagnosis(demo_out, vendor):
+    """联系人地址, 工作单位 and 门（急）诊诊断 reach setlinfo, so the 病案首页 rules on them stay
+    quiet on the sample cases; wm_dise_code is the clinic's code, not the discharge one."""
+    from hutong.mapping.facesheet import read_facesheet
+    from hutong.quality import check
+
+    seed = {"vendor-a": 2024, "vendor-b": 2025}[vendor]
+    cases = {c["encounter"]["mdtrt_id"]: c for c in generate_cases(200, seed)}
+    sheet = read_facesheet(demo_out / vendor / "facesheet")
+    setl = sheet.setlinfo.set_index("mdtrt_id")
+    for mdtrt_id, row in setl.iterrows():
+        pat, enc = cases[mdtrt_id]["patient"], cases[mdtrt_id]["encounter"]
+        assert row["coner_addr"] == pat["coner_addr"]
+        assert (row["emp_name"], row["emp_addr"]) == (pat["emp_name"], pat["emp_addr"])
+        code = row["wm_dise_code"]
+        assert (None if pd.isna(code) else code) == enc["otp_wm_dise_code"]
+    main = sheet.diseinfo[sheet.diseinfo["maindiag_flag"] == "1"].set_index("mdtrt_id")
+    differs = setl["wm_dise_code"].notna() & (
+        setl["wm_dise_code"] != main["diag_code"].reindex(setl.index)
+    )
+    assert differs.any()  # some clinics wrote a symptom or a less specific diagnosis
+    findings = check(sheet, "nhsa-homepage")
+    fired = findings[findings["rule_id"].isin(["HP-REQ-01", "HP-RT-02", "HP-OCC-01"])]
+    assert fired.empty, fired.head().to_string()

@@ -284,3 +284,43 @@ def test_latin1_text_is_not_mistaken_for_gb18030():
     )
     chinese = "冠状动脉粥样硬化性心脏病,高血压".encode("gbk")
     assert decode(chinese).text == "冠状动脉粥样硬化性心脏病,高血压"
+
+
+HOMEPAGE_A = ["联系人地址", "工作单位", "单位地址", "单位电话", "门急诊诊断", "门急诊诊断编码"]
+
+
+def test_vendor_a_contact_employer_and_outpatient_columns_are_optional(tmp_path):
+    """联系人地址/工作单位/门急诊诊断 map when present; older exports without them still load."""
+    values = ["河北省廊坊市安次区建设路1号", "廊坊市第三中学", "河北省廊坊市广阳区人民路2号",
+              "0316-2345678", "胸痛", "R07.400"]  # fmt: skip
+    new = write_csv(tmp_path / "住院病案首页_new.csv", A_HEADER + HOMEPAGE_A, [a_row() + values])
+    _, t, rejects = read_all(new, "vendor-a")
+    assert rejects == []
+    pat, enc = t["patient"].iloc[0], t["encounter"].iloc[0]
+    assert pat["coner_addr"] == values[0]
+    assert (pat["emp_name"], pat["emp_addr"], pat["emp_tel"]) == tuple(values[1:4])
+    assert (enc["otp_wm_dise"], enc["otp_wm_dise_code"]) == ("胸痛", "R07.400")
+    old = write_csv(tmp_path / "住院病案首页_old.csv", A_HEADER, [a_row()])
+    batches, t, rejects = read_all(old, "vendor-a")
+    assert rejects == [] and batches[0].read == 1
+    assert t["patient"][["coner_addr", "emp_name", "emp_addr"]].isna().all().all()
+    assert t["encounter"][["otp_wm_dise", "otp_wm_dise_code"]].isna().all().all()
+
+
+def test_vendor_b_contact_employer_and_outpatient_columns_are_optional(tmp_path):
+    header = ["VISIT_NO", "MRN", "SEX_CD", "BIRTH_DT", "ADM_DTTM", "DIS_DTTM", "DIS_MODE"]
+    row = ["V1", "M1", "F", "19880102", "20240305140200", "20240308100000", "01"]
+    extra = {"CONTACT_ADDR": "北京市朝阳区建国路88号", "EMPLOYER": "廊坊市人民医院",
+             "EMPLOYER_ADDR": "河北省廊坊市广阳区新华路1号", "OP_DX_NM": "发热",
+             "OP_DX_CD": "R50.900"}  # fmt: skip
+    profile = load_profile("vendor-b")
+    for name, cols, vals in [("VISIT_new.csv", [*header, *extra], [*row, *extra.values()]),
+                             ("VISIT_old.csv", header, row)]:  # fmt: skip
+        path = write_csv(tmp_path / name, cols, [vals], "utf-8")
+        visit = next(read_table(path, profile))
+        assert visit.rejects == []
+        pat, enc = visit.tables["patient"].iloc[0], visit.tables["encounter"].iloc[0]
+        got = (pat["coner_addr"], pat["emp_name"], pat["emp_addr"])
+        got += (enc["otp_wm_dise"], enc["otp_wm_dise_code"])
+        expected = tuple(extra.values()) if name.endswith("new.csv") else (None,) * 5
+        assert tuple(None if pd.isna(v) else v for v in got) == expected

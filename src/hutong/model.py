@@ -51,10 +51,15 @@ PATIENT = pa.schema(
         pa.field("prfs", pa.string()),
         pa.field("marry", pa.string()),
         pa.field("curr_addr", pa.string()),
+        # 工作单位 (单位名称/地址/电话): '-' when the patient has none, as the face sheet asks
+        pa.field("emp_name", pa.string()),
+        pa.field("emp_addr", pa.string()),
+        pa.field("emp_tel", pa.string()),
         pa.field("poscode", pa.string()),
         pa.field("tel", pa.string()),
         pa.field("coner_name", pa.string()),
         pa.field("patn_rlts", pa.string()),
+        pa.field("coner_addr", pa.string()),
         pa.field("coner_tel", pa.string()),
         *PROVENANCE,
     ]
@@ -81,6 +86,10 @@ ENCOUNTER = pa.schema(
         pa.field("adm_caty", pa.string()),
         pa.field("dscg_caty", pa.string()),
         pa.field("act_ipt_days", pa.int32()),
+        # 门（急）诊诊断 made before admission (not the discharge diagnosis): name, and its code
+        # as the vendor wrote it (often a local code; not mapped to 医保版 2.0 yet).
+        pa.field("otp_wm_dise", pa.string()),
+        pa.field("otp_wm_dise_code", pa.string()),
         pa.field("age", pa.int32()),
         pa.field("nwb_age", pa.int32()),
         pa.field("nwb_adm_type", pa.string()),

@@ -140,8 +140,11 @@ def _setlinfo(
     s["oprn_oprt_code_cnt"] = (
         s["mdtrt_id"].map(px.groupby("mdtrt_id").size()).fillna(0).astype("Float64")
     )
-    main = dx[dx["maindiag_flag"] == "1"].drop_duplicates("mdtrt_id").set_index("mdtrt_id")
-    s["wm_dise_code"] = s["mdtrt_id"].map(main["diag_code"]) if len(main) else None
+    # 西医诊断疾病代码 (wm_dise_code) is the code of the 门（急）诊诊断 made before admission,
+    # not of the main discharge diagnosis (that one is in diseinfo). It is kept as the vendor
+    # gave it, often a local code: mapping it to 医保版 2.0 is a later step.
+    # coner_addr, emp_name, emp_addr and emp_tel come with the patient columns of the merge.
+    s["wm_dise_code"] = s.get("otp_wm_dise_code")
     return s.reindex(columns=columns("setlinfo"))
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import random
 from datetime import date, datetime, time, timedelta
 
-from hutong.synthetic import broken
+from hutong.synthetic import broken, homepage
 from hutong.synthetic.casemix import CaseMix, Scenario, Step, casemix
 from hutong.synthetic.draw import chance, weighted
 from hutong.synthetic.fees import fee_lines, stay_charges
@@ -40,6 +40,7 @@ def generate_cases(n: int, seed: int) -> list[dict]:
         rng = random.Random(f"hutong-synthetic/{seed}/case/{i}")
         kind = faults.get(i)
         case = _case(rng, mix, staff, i, bases, kind)
+        homepage.add_items(homepage.stream(seed, i), mix, case)  # own stream: see homepage
         if kind:
             broken.apply(kind, case, rng, mix)
         case["fee_lines"] = fee_lines(rng, mix, case["charges"])

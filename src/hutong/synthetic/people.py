@@ -112,7 +112,7 @@ def patient(rng: random.Random, mix: CaseMix, gend: str, brdy: date, age: int) -
         "naty": weighted(rng, people["ethnicity"]),
         "prfs": _by_age(rng, people["occupation"], age),
         "marry": marry,
-        "curr_addr": _address(rng, mix, area["name"]),
+        "curr_addr": address(rng, mix, area["name"]),
         "poscode": area["poscode"],
         "tel": phone(rng, mix),
         "coner_name": contact,
@@ -135,7 +135,8 @@ def _contact(
     return full_name(rng, mix, rng.choice(["1", "2"]), surname), "7"
 
 
-def _address(rng: random.Random, mix: CaseMix, area: str) -> str:
+def address(rng: random.Random, mix: CaseMix, area: str) -> str:
+    """A home address in ``area``: a village house or a flat in a city community."""
     people = mix.people
     if chance(rng, 0.25):
         town, village = rng.choice(people["towns"]), rng.choice(people["villages"])
