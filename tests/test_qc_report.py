@@ -156,23 +156,3 @@ def test_report_of_a_clean_batch(tmp_path: Path) -> None:
     html = write_report(sheet, check(sheet), tmp_path / "r.html").read_text("utf-8")
     assert "没有发现问题。 / No findings." in html
     assert "<details" not in html
-
-
-def test_write_qc_outputs_writes_the_four_files(tmp_path: Path) -> None:
-    from hutong.quality.report import write_qc_outputs
-
-    sheet = batch()
-    findings = check(sheet)
-    paths = write_qc_outputs(
-        sheet, findings, tmp_path / "qc", PACK, impact=extras(sheet, findings)["impact"]
-    )
-    assert {p.name for p in paths.values()} == {
-        "scores.csv",
-        "indicators.csv",
-        "report.html",
-        "worklist.xlsx",
-    }
-    html = paths["report"].read_text("utf-8")
-    assert "得分 / score</th>" in html and "首页填报完整率" in html and "7,654.30" in html
-    scores = pd.read_csv(paths["scores"], encoding="utf-8-sig")
-    assert len(scores) == 3 and scores.set_index("mdtrt_id").loc["ZY1", "score"] == 100

@@ -11,6 +11,18 @@ from typing import Annotated
 
 import typer
 
+from hutong import DEFAULT_RULES
+from hutong.cli_quality import (
+    DIP_HELP,
+    DRG_PACK_HELP,
+    WEIGHTS_HELP,
+    dip,
+    echo_dip,
+    echo_drg,
+    group,
+    qc,
+)
+from hutong.cli_quality import fail as _fail
 from hutong.cli_terms import map_app, open_store, terminology_app
 
 app = typer.Typer(
@@ -25,14 +37,12 @@ samples_app = typer.Typer(
 app.add_typer(samples_app, name="samples")
 app.add_typer(terminology_app, name="terminology")
 app.add_typer(map_app, name="map")
+app.command()(qc)
+app.command()(group)
+app.command()(dip)
 
 SAMPLE_SEEDS = {"vendor-a": 2024, "vendor-b": 2025}
 SAMPLE_VENDORS = (*SAMPLE_SEEDS, "lis-a")  # lis-a: lab results of vendor-a's patients
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    typer.secho(message, fg=typer.colors.RED, err=True)
-    return typer.Exit(code)
 
 
 def _code_systems(dx_codes: Path | None, px_codes: Path | None, store):
@@ -96,6 +106,7 @@ def _run(inputs: list[Path], profile_name: str | None, out: Path, settings: dict
     from hutong.adapters.raw import UnreadableFile
     from hutong.adapters.table import ProfileMismatch
     from hutong.pipeline import RunOptions, input_files, run
+    from hutong.quality.job import QcJobError
     from hutong.terminologies.codesystem import CodeListError
 
     store = settings.get("store")
@@ -114,7 +125,7 @@ def _run(inputs: list[Path], profile_name: str | None, out: Path, settings: dict
         out=out,
         diagnosis_codes=dx,
         procedure_codes=px,
-        rule_pack=settings.get("rules", "nhsa-settlement+code-validity+plausibility"),
+        rule_pack=settings.get("rules", DEFAULT_RULES),
         validate=settings.get("validate", "auto"),
         store=store,
         auto_map=settings.get("auto_map"),
@@ -122,6 +133,10 @@ def _run(inputs: list[Path], profile_name: str | None, out: Path, settings: dict
         deid=settings.get("deid", "none"),
         bundle=settings.get("bundle", False),
         drg_pack=settings.get("drg_pack"),
+        weights=settings.get("weights"),
+        base_rate=settings.get("base_rate"),
+        dip_catalog=settings.get("dip_catalog"),
+        dip_params=settings.get("dip_params"),
         deid_key=settings.get("deid_key"),
     )
     with Progress(disable=quiet, transient=True) as progress:
@@ -132,7 +147,7 @@ def _run(inputs: list[Path], profile_name: str | None, out: Path, settings: dict
 
         try:
             return run(files, options, on_file=on_file)
-        except (ProfileMismatch, UnreadableFile) as exc:
+        except (ProfileMismatch, UnreadableFile, QcJobError) as exc:
             raise _fail(str(exc)) from None
 
 
@@ -154,6 +169,14 @@ def _summary(result, out: Path) -> None:
     typer.echo(f"  QC findings / 质控问题 {m['qc']['findings']} ({sev})")
     for rule, count in list(m["qc"]["top_rules"].items())[:5]:
         typer.echo(f"     {rule:<14} {count}")
+    score = m["qc"]["score"]
+    if score.get("cases"):
+        typer.echo(f"  score / 得分 mean {score['mean']}, ≥ 90: {score['at_least_90']} of "
+                   f"{score['cases']} (qc/scores.csv, indicators.csv, worklist.xlsx)")  # fmt: skip
+    if m.get("drg"):
+        echo_drg(m["drg"])
+    if m.get("dip"):
+        echo_dip(m["dip"])
     for table, counts in m["coding"].items():
         typer.echo(f"  {table} codes / 编码 " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     queue = m["unmapped_codes"]
@@ -189,8 +212,8 @@ def run_command(
         Path | None, typer.Option(help="ICD-9-CM-3 医保版 2.0 list; default: shipped sample")
     ] = None,
     rules: Annotated[
-        str, typer.Option(help="QC rule pack: built-in name or .toml path")
-    ] = "nhsa-settlement+code-validity+plausibility",
+        str, typer.Option(help="QC rule packs: built-in names or .toml paths joined with '+'")
+    ] = DEFAULT_RULES,
     validate: Annotated[
         str,
         typer.Option(help="FHIR gate: all, sample, none, or auto (all up to 20,000 resources)"),
@@ -206,9 +229,13 @@ def run_command(
     bundle: Annotated[
         bool, typer.Option(help="Also write FHIR transaction Bundles (PUT) to OUT/bundles")
     ] = False,
-    drg_pack: Annotated[
-        Path | None, typer.Option(help="CHS-DRG pack folder: group cases into qc/groups.csv")
+    drg_pack: Annotated[Path | None, typer.Option(help=DRG_PACK_HELP)] = None,
+    weights: Annotated[Path | None, typer.Option(help=WEIGHTS_HELP)] = None,
+    base_rate: Annotated[
+        float | None, typer.Option(help="元 per DRG weight point: prices each finding's impact")
     ] = None,
+    dip_catalog: Annotated[Path | None, typer.Option(help=DIP_HELP)] = None,
+    dip_params: Annotated[Path | None, typer.Option(help="DIP parameters TOML")] = None,
     deid: Annotated[
         str, typer.Option(help="De-identify every output: none, research, share or a .toml")
     ] = "none",
@@ -233,7 +260,8 @@ def run_command(
         "dx_codes": dx_codes, "px_codes": px_codes, "rules": rules, "validate": validate,
         "auto_map": auto_map, "store": _store_for_run(db, store), "hl7_profile": hl7_profile,
         "deid": deid, "deid_key": _deid_key(deid, deid_key_file), "bundle": bundle,
-        "drg_pack": drg_pack,
+        "drg_pack": drg_pack, "weights": weights, "base_rate": base_rate,
+        "dip_catalog": dip_catalog, "dip_params": dip_params,
     }  # fmt: skip
     result = _run(inputs, profile, out, settings, quiet)
     used = result.manifest["profiles"]
@@ -244,6 +272,9 @@ def run_command(
 
 
 DEMO_AUTO_MAP = {"vendor-a": 95.0, "vendor-b": None}
+# The demo groups with hutong's illustrative DRG pack (and its weights) and DIP catalog, and
+# prices findings at an illustrative 10,000 元 per weight point: none of these are official.
+DEMO_GROUPING = {"drg_pack": Path("sample"), "dip_catalog": Path("sample"), "base_rate": 10_000.0}
 # vendor-a's hospital also sends its LIS export: one run links lab results to the same stays.
 DEMO_INPUTS = {"vendor-a": ("vendor-a", "lis-a"), "vendor-b": ("vendor-b",)}
 
@@ -265,6 +296,7 @@ def demo(
 
     A fresh store in a temporary folder holds the sample code systems and the coders'
     decisions of samples/mappings; vendor-a runs with its LIS export (lis-a) and --auto-map 95.
+    Cases are grouped with the illustrative sample DRG pack and DIP catalog.
     """
     import tempfile
 
@@ -285,6 +317,7 @@ def demo(
             target = out / vendor
             settings = {
                 "store": store, "auto_map": DEMO_AUTO_MAP[vendor], "deid": deid, "deid_key": key,
+                **DEMO_GROUPING,
             }  # fmt: skip
             result = _run(folders, None, target, settings, quiet)
             typer.secho(f"hutong demo · {vendor} · {', '.join(map(str, folders))}", bold=True)
@@ -309,43 +342,6 @@ def _demo_store(folder: Path, decisions: Path):
     return store
 
 
-@app.command()
-def qc(
-    facesheet_dir: Annotated[
-        Path, typer.Argument(help="Folder with setlinfo/diseinfo/oprninfo/iteminfo.csv")
-    ],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder / 输出目录")],
-    rules: Annotated[
-        str, typer.Option(help="QC rule pack: built-in name or .toml path")
-    ] = "nhsa-settlement+code-validity+plausibility",
-    dx_codes: Annotated[
-        Path | None, typer.Option(help="ICD-10 医保版 2.0 list; default: the store's, else sample")
-    ] = None,
-    px_codes: Annotated[
-        Path | None,
-        typer.Option(help="ICD-9-CM-3 医保版 2.0 list; default: the store's, else sample"),
-    ] = None,
-) -> None:
-    """Check a face-sheet folder (4101 node CSVs) and write findings.csv and report.html."""
-    from hutong.mapping.facesheet import FaceSheetError, read_facesheet
-    from hutong.quality import check, load_pack, write_findings, write_report
-
-    try:
-        sheet = read_facesheet(facesheet_dir)
-        pack = load_pack(rules)
-    except (FaceSheetError, ValueError, FileNotFoundError) as exc:
-        raise _fail(str(exc)) from None
-    dx, px = _code_systems(dx_codes, px_codes, _store_for_run(None, True))
-    findings = check(sheet, pack, codes={"diagnosis": dx, "procedure": px})
-    out.mkdir(parents=True, exist_ok=True)
-    write_findings(findings, out / "findings.csv")
-    write_report(sheet, findings, out / "report.html", pack, title=f"hutong QC · {facesheet_dir}")
-    by = findings["severity"].value_counts().to_dict()
-    typer.echo(
-        f"{len(sheet)} cases, {len(findings)} findings {by} → {out}/findings.csv, {out}/report.html"
-    )
-
-
 @samples_app.command("generate")
 def samples_generate(
     vendor: Annotated[str, typer.Option(help="vendor-a, vendor-b or lis-a (vendor-a's lab)")],
@@ -361,28 +357,6 @@ def samples_generate(
     paths = generate(vendor, cases, seed, out)
     for p in paths:
         typer.echo(str(p))
-
-
-@app.command()
-def group(
-    facesheet_dir: Annotated[Path, typer.Argument(help="Folder with the 4101 node CSVs")],
-    pack: Annotated[Path, typer.Option(help="CHS-DRG pack folder (e.g. the NHSA 2.0 tables)")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder / 输出目录")],
-) -> None:
-    """Group face sheets into CHS-DRG: groups.csv (mdc, adrg, drg, cc_status, reason) and
-    trace.ndjson (which rule fired at each step); drg 0000 is ungroupable, with the reason."""
-    from hutong.mapping.facesheet import FaceSheetError, read_facesheet
-    from hutong.quality.drg import DrgPackError, group_facesheet, load_pack
-    from hutong.quality.drg.output import write_groups
-
-    try:
-        sheet = read_facesheet(facesheet_dir)
-        drg_pack = load_pack(pack)
-    except (FaceSheetError, DrgPackError, FileNotFoundError) as exc:
-        raise _fail(str(exc)) from None
-    counts = write_groups(group_facesheet(sheet, drg_pack), out)
-    typer.echo(f"{counts['cases']} cases, {counts['grouped']} grouped, {counts['ungroupable']} "
-               f"ungroupable (0000) → {out}/groups.csv, {out}/trace.ndjson")  # fmt: skip
 
 
 deid_app = typer.Typer(help="De-identification checks / 去标识化检查.", no_args_is_help=True)

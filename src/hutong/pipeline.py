@@ -10,7 +10,7 @@ import json
 import re
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,7 +27,7 @@ from hutong.mapping.facesheet import FaceSheet, build_facesheet, write_facesheet
 from hutong.mapping.fhir import emit_fhir, validate, write_ndjson
 from hutong.mapping.fhir.gate import validation_sample
 from hutong.model import REJECT_REASONS, SCHEMAS, Reject, conform, sort_rows
-from hutong.quality import check, load_pack, skipped, write_findings, write_report
+from hutong.quality.job import DEFAULT_RULES, QcJob, load_job, run_qc
 from hutong.terminologies.codesystem import CodeSystem
 from hutong.terminologies.coding import (
     Coder,
@@ -48,12 +48,16 @@ class RunOptions:
     out: Path
     diagnosis_codes: CodeSystem
     procedure_codes: CodeSystem
-    rule_pack: str = "nhsa-settlement+code-validity+plausibility"
+    rule_pack: str = DEFAULT_RULES
     validate: str = "auto"  # all | sample | none | auto (all up to SAMPLE_ABOVE resources)
     batch_size: int = 50_000
     hl7_profile: Path | None = None  # an HL7 v2 profile (Z-segment maps, extra message types)
     bundle: bool = False  # also write FHIR transaction Bundles (PUT, idempotent) to OUT/bundles
     drg_pack: Path | None = None  # a CHS-DRG pack folder: cases are grouped into OUT/qc/
+    weights: Path | None = None  # DRG weights (drg,weight CSV); default: the pack's weights.csv
+    base_rate: float | None = None  # 元 per DRG weight point, to price the findings
+    dip_catalog: Path | None = None  # a DIP catalog: cases are grouped into OUT/qc/dip.csv
+    dip_params: Path | None = None  # the DIP catalog's parameters (TOML)
     deid: str = "none"  # de-identification profile: none, research, share or a .toml path
     deid_key: bytes | None = None  # the HMAC key (never written anywhere)
     store: Store | None = None  # approved mappings come from it; new local terms go to it
@@ -61,6 +65,13 @@ class RunOptions:
 
     def systems(self) -> dict[str, CodeSystem]:
         return {"diagnosis": self.diagnosis_codes, "procedure": self.procedure_codes}
+
+    def qc_job(self, title: str = "hutong QC") -> QcJob:
+        return QcJob(
+            rules=self.rule_pack, drg_pack=self.drg_pack, weights=self.weights,
+            base_rate=self.base_rate, dip_catalog=self.dip_catalog, dip_params=self.dip_params,
+            title=title,
+        )  # fmt: skip
 
 
 @dataclass
@@ -144,6 +155,7 @@ def run(
 ) -> RunResult:
     """Convert ``inputs`` with ``options``; write every output under ``options.out``."""
     plan = [(path, detect(path)) for path in input_files(inputs)]
+    qc = load_job(options.qc_job())  # rule packs, DRG pack, DIP catalog: bad files fail first
     # Each table file with the profile given, else the built-in one that fits it (a run may mix
     # a HIS export with a LIS export). All are opened first: a misfit fails before any work.
     opened = {
@@ -190,12 +202,9 @@ def run(
 
         write_bundles(resources, out / "bundles")
 
-    pack = load_pack(options.rule_pack)
-    findings = check(sheet, pack, codes=options.systems())
-    (out / "qc").mkdir(exist_ok=True)
-    write_findings(findings, out / "qc" / "findings.csv")
     title = f"hutong QC · {', '.join(sorted(used)) or 'run'}"
-    write_report(sheet, findings, out / "qc" / "report.html", pack, title=title)
+    qc = replace(qc, job=options.qc_job(title))
+    findings, qc_summary = run_qc(sheet, out / "qc", qc, codes=options.systems())
 
     queue = unmapped(tables, coders)
     if options.store is not None:
@@ -204,11 +213,8 @@ def run(
     rejects = sorted(books.rejects, key=lambda r: (r.source, _locator_key(r.locator)))
     _write_rejects(rejects, out / "rejects.ndjson")
 
-    manifest = _manifest(
-        options, books, tables, sheet, fhir_counts, fhir_errors, findings, pack, queue
-    )
+    manifest = _manifest(options, books, tables, sheet, fhir_counts, fhir_errors, qc_summary, queue)
     manifest["fhir"]["validated"] = mode
-    manifest["drg"] = _group(sheet, options, out) if options.drg_pack else None
     manifest["deid"] = deid_report
     manifest["linking"] = link_notes
     manifest["profiles"] = sorted(used)
@@ -248,15 +254,6 @@ def input_names(inputs: list[Path], profile: Profile | None = None) -> set[str]:
                     if column in frame:
                         names |= {str(v) for v in frame[column].dropna() if len(str(v)) >= 2}
     return names
-
-
-def _group(sheet: FaceSheet, options: RunOptions, out: Path) -> dict:
-    """CHS-DRG groups of the run's face sheets (qc/groups.csv, qc/trace.ndjson)."""
-    from hutong.quality.drg import group_facesheet, load_pack
-    from hutong.quality.drg.output import write_groups
-
-    pack = load_pack(options.drg_pack)
-    return {"pack": pack.name, **write_groups(group_facesheet(sheet, pack), out / "qc")}
 
 
 def _deidentify(tables: dict[str, pd.DataFrame], options: RunOptions) -> tuple[dict, dict]:
@@ -377,12 +374,9 @@ def _write_rejects(rejects: list[Reject], path: Path) -> None:
             out.write(json.dumps(r.to_dict(), ensure_ascii=False) + "\n")
 
 
-def _manifest(
-    options, books, tables, sheet, fhir_counts, fhir_errors, findings, pack, queue
-) -> dict:
+def _manifest(options, books, tables, sheet, fhir_counts, fhir_errors, qc, queue) -> dict:
     profile = options.profile
-    severity = findings["severity"].value_counts().sort_index().to_dict() if len(findings) else {}
-    top = findings["rule_id"].value_counts().head(10) if len(findings) else pd.Series(dtype=int)
+    rules = qc["rules"]
     return {
         "hutong": __version__,
         "profile": (
@@ -391,10 +385,10 @@ def _manifest(
             else None
         ),
         "rule_pack": {
-            "name": pack.name,
-            "version": pack.version,
-            "rules": len(pack.rules),
-            "skipped": skipped(pack, options.systems()),
+            "name": rules["name"],
+            "version": rules["version"],
+            "rules": len(rules["rules"]),
+            "skipped": qc["skipped_rules"],
         },
         "code_systems": [
             {"id": s.id, "source": s.source, "codes": len(s), "gray": len(s.gray)}
@@ -411,11 +405,9 @@ def _manifest(
             "validated": options.validate,
             "errors": fhir_errors[:100],
         },
-        "qc": {
-            "findings": len(findings),
-            "by_severity": {k: int(v) for k, v in severity.items()},
-            "top_rules": {k: int(v) for k, v in top.items()},
-        },
+        "qc": {k: qc[k] for k in ("findings", "by_severity", "top_rules", "score", "indicators")},
+        "drg": qc.get("drg"),
+        "dip": qc.get("dip"),
         "unmapped_codes": len(queue),
         "coding": {
             t: {k: int(v) for k, v in tables[t]["map_status"].value_counts().sort_index().items()}

@@ -109,7 +109,7 @@ def _cases(
     rules = rows.groupby("mdtrt_id")["rule_id"].agg(lambda s: ", ".join(sorted(set(s))))
     money = rows.groupby("mdtrt_id")["amount"].sum(min_count=1).reindex(ids)
     main = main_rows(sheet.diseinfo).set_index("mdtrt_id")["diag_code"].reindex(ids)
-    main = main.astype("string").fillna(pd.Series(setl["wm_dise_code"].to_numpy(), index=ids))
+    main = main.astype("string")  # (wm_dise_code is the outpatient diagnosis, not the main)
     score = scores.set_index("mdtrt_id")["score"].reindex(ids) if scores is not None else None
     drg = groups.set_index("mdtrt_id")["drg"].reindex(ids) if groups is not None else None
     columns = {
@@ -356,43 +356,3 @@ def write_report(
     with path.open("w", encoding="utf-8", newline="\n") as out:
         out.write(render_report(sheet, findings, pack, title, **extra))
     return path
-
-
-def write_qc_outputs(
-    sheet: FaceSheet,
-    findings: pd.DataFrame,
-    folder: Path | str,
-    pack: Pack | str | Path | None = None,
-    *,
-    groups: pd.DataFrame | None = None,
-    impact: pd.DataFrame | None = None,
-    cmi: pd.DataFrame | None = None,
-    table: Path | str | None = None,
-    title: str = TITLE,
-) -> dict[str, Path]:
-    """Write the coding office's outputs into ``folder``: scores.csv, indicators.csv,
-    report.html and worklist.xlsx (``table`` is a score table file; default score.toml)."""
-    from hutong.quality.indicators import indicators, write_indicators
-    from hutong.quality.score import load_score_table, score_cases, write_scores
-    from hutong.quality.worklist import write_worklist
-
-    folder = Path(folder)
-    score_table = load_score_table(table)
-    scores = score_cases(sheet, findings, score_table)
-    rates = indicators(sheet, findings, scores, table=score_table)
-    extra = {"groups": groups, "impact": impact, "cmi": cmi}
-    return {
-        "scores": write_scores(scores, folder / "scores.csv"),
-        "indicators": write_indicators(rates, folder / "indicators.csv"),
-        "report": write_report(
-            sheet,
-            findings,
-            folder / "report.html",
-            pack,
-            title,
-            scores=scores,
-            indicators=rates,
-            **extra,
-        ),
-        "worklist": write_worklist(sheet, findings, folder / "worklist.xlsx", pack, impact),
-    }

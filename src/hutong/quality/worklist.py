@@ -69,10 +69,14 @@ def finding_rows(
     rules = known_rules(pack)
     out = findings.reset_index(drop=True).copy()
     setl = sheet.setlinfo.drop_duplicates("mdtrt_id").set_index("mdtrt_id")
-    ids = out["mdtrt_id"]
-    out["medcasno"] = _text(ids.map(setl["medcasno"]))
-    out["dept"] = _text(ids.map(setl["dscg_caty"]))
-    dscg = pd.to_datetime(ids.map(setl["dscg_time"]), errors="coerce")
+    ids = pd.Index(out["mdtrt_id"])
+
+    def of_case(column: str) -> pd.Series:  # reindex, not map: safe on an empty sheet too
+        return pd.Series(setl[column].reindex(ids).to_numpy(), index=out.index)
+
+    out["medcasno"] = _text(of_case("medcasno"))
+    out["dept"] = _text(of_case("dscg_caty"))
+    dscg = pd.to_datetime(of_case("dscg_time"), errors="coerce")
     out["dscg_date"] = _text(dscg.dt.strftime("%Y-%m-%d"))
     out["fix_zh"] = [getattr(rules.get(r), "fix_zh", "") or "" for r in out["rule_id"]]
     out["fix_en"] = [getattr(rules.get(r), "fix_en", "") or "" for r in out["rule_id"]]
