@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from collections import Counter
 from pathlib import Path
 
@@ -64,6 +65,23 @@ def test_length_of_stay_and_age_equal_the_identified_run(outputs):
     assert len(plain) == len(safe) and profile(plain) == profile(safe)
     assert {r["mdtrt_id"] for r in plain}.isdisjoint({r["mdtrt_id"] for r in safe})
     assert all(not r["psn_name"] and not r["certno"] for r in safe)
+
+
+def test_qc_does_not_report_what_de_identification_removed(outputs):
+    def rules(folder: Path) -> Counter:
+        with (folder / "qc" / "findings.csv").open(encoding="utf-8-sig") as f:
+            return Counter(r["rule_id"] for r in csv.DictReader(f))
+
+    plain, safe = rules(outputs["plain"]), rules(outputs["research"])
+    # Only the ID-number check is lost: its field is gone, so it cannot run.
+    assert plain - safe == Counter({"SL-ID-01": plain["SL-ID-01"]}) and not safe - plain
+    manifest = json.loads((outputs["research"] / "manifest.json").read_text("utf-8"))
+    suppressed = manifest["qc"]["suppressed_by_deid"]
+    assert suppressed["SL-REQ-01"] >= len(stays(outputs["research"]))  # every psn_name, certno
+    assert (
+        "suppressed_by_deid"
+        not in json.loads((outputs["plain"] / "manifest.json").read_text("utf-8"))["qc"]
+    )
 
 
 def test_same_key_same_pseudonyms_other_key_other_ones(outputs):

@@ -204,7 +204,8 @@ def run(
 
     title = f"hutong QC · {', '.join(sorted(used)) or 'run'}"
     qc = replace(qc, job=options.qc_job(title))
-    findings, qc_summary = run_qc(sheet, out / "qc", qc, codes=options.systems())
+    removed = deid_fields(deid_report) if deid_report else frozenset()
+    findings, qc_summary = run_qc(sheet, out / "qc", qc, options.systems(), removed)
 
     queue = unmapped(tables, coders)
     if options.store is not None:
@@ -254,6 +255,16 @@ def input_names(inputs: list[Path], profile: Profile | None = None) -> set[str]:
                     if column in frame:
                         names |= {str(v) for v in frame[column].dropna() if len(str(v)) >= 2}
     return names
+
+
+def deid_fields(report: dict) -> frozenset[str]:
+    """Face-sheet fields a de-identification emptied (removed columns; birth dates of the
+    elderly), so QC does not report them as missing."""
+    renamed = {"patient.name": "psn_name"}  # the face sheet's names for canonical columns
+    fields = {renamed.get(spec, spec.split(".", 1)[1]) for spec in report.get("removed", {})}
+    if report.get("ages_grouped"):
+        fields.add("brdy")
+    return frozenset(fields)
 
 
 def _deidentify(tables: dict[str, pd.DataFrame], options: RunOptions) -> tuple[dict, dict]:
@@ -374,6 +385,9 @@ def _write_rejects(rejects: list[Reject], path: Path) -> None:
             out.write(json.dumps(r.to_dict(), ensure_ascii=False) + "\n")
 
 
+QC_SUMMARY = ("findings", "by_severity", "top_rules", "score", "indicators", "suppressed_by_deid")
+
+
 def _manifest(options, books, tables, sheet, fhir_counts, fhir_errors, qc, queue) -> dict:
     profile = options.profile
     rules = qc["rules"]
@@ -405,7 +419,7 @@ def _manifest(options, books, tables, sheet, fhir_counts, fhir_errors, qc, queue
             "validated": options.validate,
             "errors": fhir_errors[:100],
         },
-        "qc": {k: qc[k] for k in ("findings", "by_severity", "top_rules", "score", "indicators")},
+        "qc": {k: qc[k] for k in QC_SUMMARY if k in qc},
         "drg": qc.get("drg"),
         "dip": qc.get("dip"),
         "unmapped_codes": len(queue),

@@ -77,9 +77,14 @@ def run_qc(
     folder: Path,
     job: QcJob | LoadedJob,
     codes: Mapping[str, CodeSystem] | None = None,
+    removed: frozenset[str] = frozenset(),
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Check, score, group and write every QC output into ``folder``; returns the findings and
-    a summary for the manifest."""
+    a summary for the manifest.
+
+    ``removed`` names face-sheet fields that de-identification emptied on purpose: findings on
+    them say nothing about the hospital's data, so they are left out and counted per rule in
+    the summary (``suppressed_by_deid``)."""
     from hutong.quality.indicators import indicators, write_indicators
     from hutong.quality.report import write_report
     from hutong.quality.score import load_score_table, score_cases, write_scores
@@ -88,13 +93,15 @@ def run_qc(
     loaded = job if isinstance(job, LoadedJob) else load_job(job)
     job, pack, drg, dip = loaded.job, loaded.pack, loaded.drg, loaded.dip
     folder.mkdir(parents=True, exist_ok=True)
-    findings = check(sheet, pack, codes=codes)
+    findings, suppressed = _without_removed(check(sheet, pack, codes=codes), removed)
     write_findings(findings, folder / "findings.csv")
     summary: dict[str, Any] = {
         "rules": pack.manifest(),
         "skipped_rules": skipped(pack, codes),
         **_counts(findings),
     }
+    if removed:
+        summary["suppressed_by_deid"] = suppressed
 
     groups = cmi_table = impact_table = None
     if drg is not None:
@@ -123,6 +130,18 @@ def run_qc(
         for r in rates.itertuples()
     }
     return findings, summary
+
+
+def _without_removed(
+    findings: pd.DataFrame, removed: frozenset[str]
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Findings minus those on a removed field, and how many each rule lost."""
+    if not removed or findings.empty:
+        return findings, {}
+    parts = findings["field"].fillna("").str.split(",")
+    hit = parts.map(lambda fields: any(f.strip() in removed for f in fields)).astype(bool)
+    lost = findings.loc[hit, "rule_id"].value_counts().sort_index()
+    return findings[~hit].reset_index(drop=True), {k: int(v) for k, v in lost.items()}
 
 
 def _counts(findings: pd.DataFrame) -> dict[str, Any]:
