@@ -236,3 +236,21 @@ def test_group_facesheet(pack):
     # the same cases one by one give the same answers (speed lives in benchmarks/)
     one = group(CaseInput(MEDICAL, (mcc,), sex="1", age=50.0, los=5.0, discharge_way="1"), pack)
     assert (one.drg, one.trace) == (out.loc[1, "drg"], out.loc[1, "trace"])
+
+
+def test_tcm_diagnoses_do_not_group(pack):
+    """A 中医主病 row flagged main (diag_type 2) is neither the principal nor a secondary."""
+    mcc = plain(pack, pack.mcc, False)
+    setl = pd.DataFrame({"mdtrt_id": ["T1"], "gend": ["1"], "age": [50.0], "act_ipt_days": [5.0]})
+    dise = pd.DataFrame(
+        {
+            "mdtrt_id": ["T1"] * 3,
+            "diag_type": ["2", "1", "3"],
+            "maindiag_flag": ["1", "1", "0"],
+            "diag_code": ["BNG050", MEDICAL, mcc],
+        }
+    )
+    oprn = pd.DataFrame(columns=["mdtrt_id", "oprn_oprt_type", "oprn_oprt_code"])
+    sheet = FaceSheet(setlinfo=setl, diseinfo=dise, oprninfo=oprn, iteminfo=pd.DataFrame())
+    out = group_facesheet(sheet, pack).iloc[0]
+    assert out["drg"] == "ES15" and any(MEDICAL in step for step in out["trace"])

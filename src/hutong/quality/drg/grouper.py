@@ -219,9 +219,17 @@ def _lists(frame: pd.DataFrame, code: str, flag: str) -> dict[str, tuple[str, li
     return out
 
 
+def _western(diseinfo: pd.DataFrame) -> pd.DataFrame:
+    """Western diagnoses only (diag_type 1 or not given): TCM 主病/主证 codes are not ICD-10."""
+    if "diag_type" not in diseinfo:
+        return diseinfo
+    kind = diseinfo["diag_type"].astype("string").str.strip()
+    return diseinfo[(kind.isna() | (kind == "1")).to_numpy(dtype=bool)]
+
+
 def group_facesheet(sheet, pack: DrgPack) -> pd.DataFrame:
     """Group every case of a FaceSheet: mdtrt_id, mdc, adrg, drg, cc_status, reason, trace."""
-    dx = _lists(sheet.diseinfo, "diag_code", "maindiag_flag")
+    dx = _lists(_western(sheet.diseinfo), "diag_code", "maindiag_flag")
     px = _lists(sheet.oprninfo, "oprn_oprt_code", "oprn_oprt_type")
     s = sheet.setlinfo
     rows = []
