@@ -87,6 +87,15 @@ def test_ccd_patient_results_and_vital_signs(corpus):
     ]
 
 
+def test_contact_address_from_the_participant_and_no_employer_without_one(corpus):
+    """联系人地址 is the contact participant's address; C-CDA has no employerOrganization, so
+    工作单位 is unknown (None), never the face sheet's '-' (none)."""
+    patient = one(corpus / "hl7_CCD_1.xml").tables["patient"].iloc[0]
+    assert patient["coner_name"] == "Boris Bo Betterhalf"
+    assert patient["coner_addr"] == "2222 Home Street, Beaverton, OR, US"
+    assert patient[["emp_name", "emp_addr", "emp_tel"]].isna().all()
+
+
 def test_problems_without_an_encounter_are_noted_not_dropped_silently(corpus):
     batch = one(corpus / "hl7_CCD_1.xml")
     assert "diagnosis" not in batch.tables and "encounter" not in batch.tables

@@ -3,6 +3,7 @@ export of the same cases."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from pathlib import Path
 
@@ -173,3 +174,81 @@ def test_a_face_sheet_without_inpatient_number_is_rejected(tmp_path):
     path = case_document(tmp_path, lambda t: t.replace("2.16.156.10011.1.12", "9.9.9"))
     [reject] = next(cda.read(path)).rejects
     assert (reject.reason, reject.field) == ("missing_value", "recordTarget/patientRole/id[住院号]")
+
+
+def test_samples_carry_contact_address_employer_and_outpatient_diagnosis():
+    """联系人地址, 工作单位 and 门（急）诊诊断 are the values of each sample's own case."""
+    cases = {
+        c["encounter"]["mdtrt_id"]: c
+        for c in localise(generate_cases(CASES, SEED), "vendor-a", SEED)
+        if not c["broken"]
+    }
+    kinds = set()
+    for path in sorted(SAMPLES.glob("*.xml")):
+        batch = next(cda.read(path))
+        patient = batch.tables["patient"].iloc[0]
+        enc = batch.tables["encounter"].iloc[0]
+        case = cases[enc["mdtrt_id"]]
+        for field in ("coner_addr", "emp_name", "emp_addr", "emp_tel"):
+            assert patient[field] == case["patient"][field], (path.name, field)
+        for field in ("otp_wm_dise", "otp_wm_dise_code"):
+            assert (enc[field] if pd.notna(enc[field]) else None) == case["encounter"][field]
+        assert len(batch.tables["diagnosis"]) == len(case["diagnoses"])  # 门急诊: no diseinfo row
+        kinds |= {patient["emp_name"] == "-", pd.isna(enc["otp_wm_dise"])}
+    assert kinds == {True, False}  # with and without an employer / a clinic diagnosis
+
+
+def test_a_document_without_the_items_reads_them_as_missing_not_none(tmp_path):
+    """An older document lacks the items: unknown (NA), never the face sheet's '-' (none)."""
+
+    def strip(text: str) -> str:
+        text = re.sub(r"\s*<employerOrganization>.*?</employerOrganization>", "", text, flags=re.S)
+        text = re.sub(
+            r'\s*<addr use="H">\s*<streetAddressLine>[^<]*</streetAddressLine>\s*'
+            r'</addr>(?=\s*<telecom value="tel:[^"]*" use="H"/>\s*<associatedPerson)',
+            "",
+            text,
+        )
+        return re.sub(
+            r"\s*<component>\s*<section>\s*<code code=\"29548-5\".*?</section>\s*"
+            r"</component>",
+            "",
+            text,
+            count=1,
+            flags=re.S,
+        )
+
+    plain = next(cda.read(case_document(tmp_path)))
+    bare = next(cda.read(case_document(tmp_path, strip)))
+    patient, enc = bare.tables["patient"].iloc[0], bare.tables["encounter"].iloc[0]
+    assert plain.tables["patient"].iloc[0][["coner_addr", "emp_name"]].notna().all()
+    assert plain.tables["encounter"].iloc[0][["otp_wm_dise", "otp_wm_dise_code"]].notna().all()
+    assert patient[["coner_addr", "emp_name", "emp_addr", "emp_tel"]].isna().all()
+    assert enc[["otp_wm_dise", "otp_wm_dise_code"]].isna().all()
+    assert patient["coner_name"] == plain.tables["patient"].iloc[0]["coner_name"]
+    pd.testing.assert_frame_equal(plain.tables["diagnosis"], bare.tables["diagnosis"])
+
+
+def test_employer_null_flavours_and_template32_outpatient_name(tmp_path):
+    """nullFlavor NA (no employer) reads '-', NI (not known) None; template32 codes the
+    门急诊诊断名称 DE05.10.025.00, which reads like WS 363's 诊断名称."""
+
+    def edit(text: str) -> str:
+        text = text.replace('<name nullFlavor="NA"/>', '<name nullFlavor="NI"/>', 1)
+        ws363 = 'code="DE05.01.025.00" codeSystem="2.16.156.10011.2.2.1" codeSystemName="卫生信息'
+        ws363 += '数据元目录" displayName="门急诊诊断名称"'
+        assert ws363 in text
+        text = text.replace(ws363, 'code="DE05.10.025.00" displayName="门急诊诊断名称"')
+        # and no name on the code's value, so the name can come from DE05.10.025.00 only
+        return re.sub(
+            r'(<value xsi:type="CD" code="[^"]*") displayName="[^"]*"', r"\1", text, count=1
+        )
+
+    plain = next(cda.read(case_document(tmp_path)))
+    edited = next(cda.read(case_document(tmp_path, edit)))
+    before, after = plain.tables["patient"].iloc[0], edited.tables["patient"].iloc[0]
+    assert before[["emp_name", "emp_addr", "emp_tel"]].tolist() == ["-", "-", "-"]
+    assert pd.isna(after["emp_name"]) and after[["emp_addr", "emp_tel"]].tolist() == ["-", "-"]
+    otp = ["otp_wm_dise", "otp_wm_dise_code"]
+    assert edited.tables["encounter"][otp].equals(plain.tables["encounter"][otp])
+    pd.testing.assert_frame_equal(plain.tables["diagnosis"], edited.tables["diagnosis"])

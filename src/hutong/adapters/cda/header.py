@@ -12,6 +12,7 @@ from hutong.adapters.cda.document import (
     V3,
     Doc,
     Element,
+    address,
     attr,
     best_name,
     data,
@@ -57,8 +58,32 @@ def patient(doc: Doc) -> dict:
     row["prfs"] = _coded(find(person, "v:occupation/v:occupationCode"), cs["occupation"])
     row["curr_addr"], row["poscode"] = home_address(role)
     row["tel"] = phone(role)
+    row.update(_employer(find(person, "v:employerOrganization")))
     row.update(_contact(doc.root, person, cs["relation"]))
     return row
+
+
+def _employer(org: Element | None) -> dict:
+    """工作单位 name, phone and address (WS/T 500's patient/employerOrganization).
+
+    A part null-flavoured NA (not applicable: the patient has no employer) reads as the face
+    sheet's '-' (无内容填"-"); any other null flavour, or no such element, as None.
+    """
+    if org is None:
+        return {}
+    addrs = findall(org, "v:addr")
+    addrs.sort(key=lambda a: 0 if "WP" in (attr(a, "use") or "").split() else 1)  # 单位地址
+    place = addrs[0] if addrs else None
+    return {
+        "emp_name": _or_none(find(org, "v:name"), best_name(org)),
+        "emp_tel": _or_none(find(org, "v:telecom"), phone(org)),
+        "emp_addr": _or_none(place, address(place)[0]),
+    }
+
+
+def _or_none(el: Element | None, value: str | None) -> str | None:
+    """``value``, or '-' when ``el`` is null-flavoured NA (not applicable)."""
+    return value if value is not None else ("-" if attr(el, "nullFlavor") == "NA" else None)
 
 
 def _patient_key(ids: list[Element]) -> Element | None:
@@ -95,6 +120,7 @@ def _contact(root: Element, person: Element | None, relation_system: str) -> dic
             return {
                 "coner_name": best_name(find(entity, "v:associatedPerson")),
                 "patn_rlts": _coded(find(entity, "v:code"), relation_system),
+                "coner_addr": home_address(entity)[0],
                 "coner_tel": phone(entity),
             }
     guardian = find(person, "v:guardian")
@@ -103,6 +129,7 @@ def _contact(root: Element, person: Element | None, relation_system: str) -> dic
     return {
         "coner_name": best_name(find(guardian, "v:guardianPerson")),
         "patn_rlts": _coded(find(guardian, "v:code"), relation_system),
+        "coner_addr": home_address(guardian)[0],
         "coner_tel": phone(guardian),
     }
 

@@ -4,10 +4,11 @@
 >>> xml = wst500_document(generate_cases(1, seed=2024)[0])  # doctest: +SKIP
 
 The layout follows WS/T 500.52 as in the template of ``wst500.toml``'s sources: header ids under
-the national roots (住院号, 病案号, 身份证), coded values in their national code systems, and the
-sections 8716-3 (newborn weights), 11535-2 (出院诊断, 离院方式), 47519-4 (手术), 8648-8 (住院过程),
-18776-5 (31天再住院) and 48768-6 (费用, with the settlement-list fields hutong adds). The same case
-always gives the same bytes. Regenerate the samples with
+the national roots (住院号, 病案号, 身份证), coded values in their national code systems, the
+patient's 工作单位 (employerOrganization) and the contact's address, and the sections 8716-3
+(newborn weights), 29548-5 (门（急）诊诊断), 11535-2 (出院诊断, 离院方式), 47519-4 (手术),
+8648-8 (住院过程), 18776-5 (31天再住院) and 48768-6 (费用, with the settlement-list fields hutong
+adds). The same case always gives the same bytes. Regenerate the samples with
 ``python -m hutong.adapters.cda.render samples/cda``.
 """
 
@@ -110,6 +111,7 @@ def _record_target(pat: dict, enc: dict) -> etree._Element:
             codeSystemName="世界各国和地区名称代码(GB/T 2659)",
         ),
         age,
+        *_employer(pat),
         E.occupation(
             cd(
                 "occupationCode",
@@ -155,12 +157,44 @@ def _authenticators(enc: dict) -> list[etree._Element]:
     ]
 
 
+def _employer(pat: dict) -> list[etree._Element]:
+    """工作单位 (名称, 电话, 地址) as template32's patient/employerOrganization.
+
+    A patient without one ('-' in the face sheet: 无内容填"-") gets each part null-flavoured
+    NA (not applicable), which the reader gives back as '-'; a case without the items (None)
+    gets no element at all, so "not recorded" stays apart from "none".
+    """
+    name, tel, addr = pat.get("emp_name"), pat.get("emp_tel"), pat.get("emp_addr")
+    if name is None and tel is None and addr is None:
+        return []
+    return [
+        E.employerOrganization(
+            E.name(name) if _given(name) else _null(E.name, name),
+            E.telecom(value=f"tel:{tel}", use="WP") if _given(tel) else _null(E.telecom, tel),
+            E.addr(E.streetAddressLine(addr), use="WP")
+            if _given(addr)
+            else _null(E.addr, addr, use="WP"),
+        )
+    ]
+
+
+def _given(value: str | None) -> bool:
+    return value not in (None, "", "-")
+
+
+def _null(make, value: str | None, **attrs: str) -> etree._Element:
+    """An empty element null-flavoured NA for the face sheet's '-', else NI (no information)."""
+    return make(nullFlavor="NA" if value == "-" else "NI", **attrs)
+
+
 def _contact(pat: dict) -> list[etree._Element]:
     if not pat.get("coner_name"):
         return []
     relation = data("wst500")["code_systems"]["relation"]
+    address = pat.get("coner_addr")  # 联系人地址: template32 writes it before the telecom
     entity = E.associatedEntity(
         cd("code", pat["patn_rlts"], relation, codeSystemName="家庭关系代码表(GB/T 4761)"),
+        *([E.addr(E.streetAddressLine(address), use="H")] if address else []),
         E.telecom(value=f"tel:{pat['coner_tel']}", use="H"),
         E.associatedPerson(E.name(pat["coner_name"])),
         classCode="ECON",

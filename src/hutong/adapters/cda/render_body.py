@@ -31,6 +31,8 @@ def sections(case: dict) -> list[etree._Element]:
     ]
     if weights:
         out.append(section(loinc["vital_signs"], "VITAL SIGNS", weights))
+    if enc.get("otp_wm_dise") or enc.get("otp_wm_dise_code"):
+        out.append(section(loinc["diagnosis"], "Diagnosis", [_outpatient(enc)]))
     diagnoses = [_diagnosis(d) for d in case["diagnoses"]]
     out.append(
         section(loinc["discharge_diagnosis"], "Discharge Diagnosis", [*diagnoses, _discharge(enc)])
@@ -84,6 +86,37 @@ def _diagnosis(dx: dict) -> etree._Element:
             classCode="CLUSTER",
             moodCode="EVN",
         )
+    )
+
+
+def _outpatient(enc: dict) -> etree._Element:
+    """门（急）诊诊断 as template32 writes it in 29548-5: a name and a code, qualified 门急诊诊断.
+
+    template32 codes the name DE05.10.025.00 and the code's value in 2.16.156.10011.2.3.3.14;
+    here the name keeps WS 363's 诊断名称 DE05.01.025.00 and the code the ICD-10 system of the
+    discharge diagnoses, as cited in ``wst500.toml`` (the reader takes either name code).
+    """
+    w = data("wst500")
+    de, cs = w["elements"], w["code_systems"]
+
+    def part(element: str, name: str, value: etree._Element) -> etree._Element:
+        found = observation(element, name, value)
+        found[0].append(E.qualifier(E.name(displayName="门急诊诊断")))
+        return E.component(found)
+
+    name, code = enc.get("otp_wm_dise"), enc.get("otp_wm_dise_code")
+    parts = [part(de["diag_name"], "门急诊诊断名称", typed("ST", name))] if name else []
+    if code:
+        coded = typed(
+            "CD",
+            code=code,
+            displayName=name,
+            codeSystem=cs["icd10"],
+            codeSystemName="疾病代码表(ICD-10)",
+        )
+        parts.append(part(de["diag_code"], "门急诊诊断疾病编码", coded))
+    return E.entry(
+        E.organizer(E.statusCode(code="completed"), *parts, classCode="CLUSTER", moodCode="EVN")
     )
 
 

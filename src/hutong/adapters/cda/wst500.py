@@ -5,6 +5,8 @@ Entries are found by their WS 363 data element (``DE05.01.024.00`` ...) inside t
 their LOINC code, never by position, and values keep the national code of their value set
 (性别 ``1``, 离院方式 ``2``, 入院病情 ``1``). The settlement-list fields WS/T 500.52 has no data
 element for travel in the fee section, coded in hutong's 4101 code systems (``wst500.toml``).
+The 门（急）诊诊断 of section 29548-5 fills the encounter's ``otp_wm_dise``/``otp_wm_dise_code``
+(setlinfo), never a diagnosis row.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from hutong.adapters.cda.document import (
 )
 from hutong.adapters.cda.safe import Refused
 
+OUTPATIENT = ("门急诊", "门(急)诊", "门（急）诊")  # qualifier/displayName of 门（急）诊诊断
 REQUIRED = {  # face-sheet fields a document must carry, as the table profiles require them
     "mdtrt_id": "recordTarget/patientRole/id[住院号]",
     "adm_time": "componentOf/encompassingEncounter/effectiveTime/low",
@@ -132,9 +135,12 @@ def _diagnoses(doc: Doc, section: Element, where: str, enc: dict, tables: dict) 
         codes = findall(organizer, "v:component/v:observation/v:code")
         codes += findall(organizer, "v:component/v:observation/v:code/v:qualifier/v:name")
         labels = " ".join(attr(el, "displayName") or "" for el in codes)
-        if "门急诊" in labels or "门(急)诊" in labels or "病理" in labels:
-            continue  # 门急诊/病理诊断: no 4101 diseinfo rows (setlinfo otp_wm_dise is not kept)
         parts = dict(_elements(organizer))
+        if any(word in labels for word in OUTPATIENT):
+            _outpatient(parts, enc)  # 门（急）诊诊断: setlinfo otp_wm_dise, not a diseinfo row
+            continue
+        if "病理" in labels:
+            continue  # 病理诊断: no 4101 diseinfo row
         coded = find(parts.get(de["diag_code"]), "v:value")
         name = _value_text(parts.get(de["diag_name"]))
         row = {
@@ -147,6 +153,17 @@ def _diagnoses(doc: Doc, section: Element, where: str, enc: dict, tables: dict) 
         }
         if row["local_code"] or row["local_name"]:
             tables["diagnosis"].append(row)
+
+
+def _outpatient(parts: dict[str, Element], enc: dict) -> None:
+    """门（急）诊诊断 name and code; the name under WS 363's 诊断名称 or template32's code."""
+    if enc.get("otp_wm_dise") or enc.get("otp_wm_dise_code"):
+        return  # the first one is the face sheet's; a second is a further clinic diagnosis
+    de = data("wst500")["elements"]
+    coded = find(parts.get(de["diag_code"]), "v:value")
+    named = _value_text(parts.get(de["diag_name"])) or _value_text(parts.get(de["otp_diag_name"]))
+    enc["otp_wm_dise"] = named or attr(coded, "displayName")
+    enc["otp_wm_dise_code"] = attr(coded, "code")
 
 
 def _procedures(doc: Doc, section: Element, where: str, enc: dict, tables: dict) -> None:
