@@ -7,6 +7,7 @@ On a user's fresh clone ../shared may be missing: those tests skip and say why. 
 from __future__ import annotations
 
 import os
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,19 @@ def need(path: Path, what: str) -> Path:
 def reference() -> Path:
     """../shared/reference: the national code lists, 4101 field list and value sets."""
     return need(REFERENCE, "national reference data (../shared/reference)")
+
+
+@pytest.fixture
+def drg_pack(reference):
+    """The official CHS-DRG 2.0 pack of ../shared/reference, loaded once per test process."""
+    return _drg_pack(reference / "chs-drg-2.0")
+
+
+@cache
+def _drg_pack(folder: Path):
+    from hutong.quality.drg import load_pack
+
+    return load_pack(folder)
 
 
 def references(node):

@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-from functools import cache
-from pathlib import Path
-
 import pandas as pd
 import pytest
 
 from hutong.mapping.facesheet import FaceSheet
-from hutong.quality.drg import CaseInput, group, group_facesheet, load_pack
+from hutong.quality.drg import CaseInput, group, group_facesheet
 
 MEDICAL = "B37.100"  # ES1 主要诊断, MDCE only, cce table 15, not itself an MCC/CC
 
 
-@cache
-def _load(folder: Path):
-    return load_pack(folder)
-
-
 @pytest.fixture
-def pack(reference):
-    return _load(reference / "chs-drg-2.0")
+def pack(drg_pack):
+    return drg_pack
 
 
 def case(pack, **kw):

@@ -9,12 +9,9 @@ other section of the rule, no earlier ADRG of the MDC and no MDCA rule can take 
 
 from __future__ import annotations
 
-from functools import cache
-from pathlib import Path
-
 import pytest
 
-from hutong.quality.drg import CaseInput, GroupResult, group, load_pack
+from hutong.quality.drg import CaseInput, GroupResult, group
 
 # ADRG → (official logic text, its groups: each a set of section names that must all be hit)
 LOGIC = {
@@ -65,14 +62,9 @@ SEX = {"N": "2", "O": "2"}  # MDCN is female only; MDCO (pregnancy) cases are wo
 NEUTRAL_DX = "B37.100"  # a plain MDCE medical principal (ES1) for the MDCA cases
 
 
-@cache
-def _load(folder: Path):
-    return load_pack(folder)
-
-
 @pytest.fixture
-def pack(reference):
-    return _load(reference / "chs-drg-2.0")
+def pack(drg_pack):
+    return drg_pack
 
 
 def section(pack, adrg: str, name: str):

@@ -8,26 +8,19 @@ slow way, by trying every ADRG of the MDC in file order with the general rule ev
 from __future__ import annotations
 
 import random
-from functools import cache
-from pathlib import Path
 
 import pytest
 
-from hutong.quality.drg import CaseInput, group, load_pack
+from hutong.quality.drg import CaseInput, group
 from hutong.quality.drg.grouper import _gates
 from hutong.quality.drg.rules import holds
 
 N = 4000
 
 
-@cache
-def _load(folder: Path):
-    return load_pack(folder)
-
-
 @pytest.fixture
-def pack(reference):
-    return _load(reference / "chs-drg-2.0")
+def pack(drg_pack):
+    return drg_pack
 
 
 def varied_cases(pack, n: int, seed: int = 7) -> list[CaseInput]:

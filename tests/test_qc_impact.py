@@ -12,8 +12,6 @@ and a zero difference.
 from __future__ import annotations
 
 import math
-from functools import cache
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -21,7 +19,7 @@ import pytest
 import hutong.quality.impact as impact_module
 from hutong.quality import builtin_packs, check
 from hutong.quality import load_pack as load_rules
-from hutong.quality.drg import CaseInput, group, load_pack
+from hutong.quality.drg import CaseInput, group
 from hutong.quality.fixes import ImpactTableError
 from hutong.quality.impact import COLUMNS, impact, load_fixes, write_impact
 from hutong.terminologies.codesystem import CodeSystem, build, parent_of
@@ -30,14 +28,9 @@ from qc_cases import MAIN_DX, OTHER_DX, SETLINFO, STENT, case, combine, dx, face
 PRINCIPAL = MAIN_DX["diag_code"]  # I25.103: MDCF, medical FR5 without a procedure
 
 
-@cache
-def _pack(folder: Path):
-    return load_pack(folder)
-
-
 @pytest.fixture
-def pack(reference):
-    return _pack(reference / "chs-drg-2.0")
+def pack(drg_pack):
+    return drg_pack
 
 
 def drg_of(pack, principal, secondary=(), procedures=()) -> str:

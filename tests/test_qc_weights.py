@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import math
-from functools import cache
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from hutong.quality.drg import group_facesheet, load_pack
+from hutong.quality.drg import group_facesheet
 from hutong.quality.weights import (
     HOSPITAL,
     NO_DEPT,
@@ -74,14 +73,9 @@ def test_header_must_name_drg_and_weight(tmp_path):
         load_weights(write(tmp_path, "# source: x\ncode,rw\nFM39,1\n"))
 
 
-@cache
-def _pack(folder: Path):
-    return load_pack(folder)
-
-
 @pytest.fixture
-def pack(reference):
-    return _pack(reference / "chs-drg-2.0")
+def pack(drg_pack):
+    return drg_pack
 
 
 def sheet():

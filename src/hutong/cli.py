@@ -13,9 +13,11 @@ import typer
 
 from hutong import DEFAULT_RULES
 from hutong.cli_quality import (
-    DIP_HELP,
-    DRG_PACK_HELP,
-    WEIGHTS_HELP,
+    BaseRateOption,
+    DipCatalogOption,
+    DipParamsOption,
+    DrgPackOption,
+    WeightsOption,
     dip,
     echo_dip,
     echo_drg,
@@ -229,13 +231,11 @@ def run_command(
     bundle: Annotated[
         bool, typer.Option(help="Also write FHIR transaction Bundles (PUT) to OUT/bundles")
     ] = False,
-    drg_pack: Annotated[Path | None, typer.Option(help=DRG_PACK_HELP)] = None,
-    weights: Annotated[Path | None, typer.Option(help=WEIGHTS_HELP)] = None,
-    base_rate: Annotated[
-        float | None, typer.Option(help="元 per DRG weight point: prices each finding's impact")
-    ] = None,
-    dip_catalog: Annotated[Path | None, typer.Option(help=DIP_HELP)] = None,
-    dip_params: Annotated[Path | None, typer.Option(help="DIP parameters TOML")] = None,
+    drg_pack: DrgPackOption = None,
+    weights: WeightsOption = None,
+    base_rate: BaseRateOption = None,
+    dip_catalog: DipCatalogOption = None,
+    dip_params: DipParamsOption = None,
     deid: Annotated[
         str, typer.Option(help="De-identify every output: none, research, share or a .toml")
     ] = "none",

@@ -21,6 +21,15 @@ WEIGHTS_HELP = "DRG weights CSV (drg,weight); default: the pack folder's weights
 DIP_HELP = "DIP catalog CSV (docs/dip-catalog.md), or 'sample' (hutong's illustrative)"
 
 
+DrgPackOption = Annotated[Path | None, typer.Option(help=DRG_PACK_HELP)]
+WeightsOption = Annotated[Path | None, typer.Option(help=WEIGHTS_HELP)]
+BaseRateOption = Annotated[
+    float | None, typer.Option(help="元 per DRG weight point: prices each finding's impact")
+]
+DipCatalogOption = Annotated[Path | None, typer.Option(help=DIP_HELP)]
+DipParamsOption = Annotated[Path | None, typer.Option(help="DIP parameters TOML")]
+
+
 def fail(message: str, code: int = 2) -> typer.Exit:
     typer.secho(message, fg=typer.colors.RED, err=True)
     return typer.Exit(code)
@@ -48,13 +57,11 @@ def qc(
         Path | None,
         typer.Option(help="ICD-9-CM-3 医保版 2.0 list; default: the store's, else sample"),
     ] = None,
-    drg_pack: Annotated[Path | None, typer.Option(help=DRG_PACK_HELP)] = None,
-    weights: Annotated[Path | None, typer.Option(help=WEIGHTS_HELP)] = None,
-    base_rate: Annotated[
-        float | None, typer.Option(help="元 per DRG weight point: prices each finding's impact")
-    ] = None,
-    dip_catalog: Annotated[Path | None, typer.Option(help=DIP_HELP)] = None,
-    dip_params: Annotated[Path | None, typer.Option(help="DIP parameters TOML")] = None,
+    drg_pack: DrgPackOption = None,
+    weights: WeightsOption = None,
+    base_rate: BaseRateOption = None,
+    dip_catalog: DipCatalogOption = None,
+    dip_params: DipParamsOption = None,
 ) -> None:
     """Check a face-sheet folder: findings.csv, scores.csv (100 points a case), indicators.csv
     (2016 indicators), worklist.xlsx (one row per finding with its fix) and report.html; with
@@ -107,7 +114,7 @@ def group(
     facesheet_dir: Annotated[Path, FACESHEET],
     pack: Annotated[Path, typer.Option(help=DRG_PACK_HELP)],
     out: Annotated[Path, OUT],
-    weights: Annotated[Path | None, typer.Option(help=WEIGHTS_HELP)] = None,
+    weights: WeightsOption = None,
 ) -> None:
     """Group face sheets into CHS-DRG: groups.csv (mdc, adrg, drg, cc_status, reason) and
     trace.ndjson (which rule fired at each step); drg 0000 is ungroupable, with the reason.
@@ -137,7 +144,7 @@ def dip(
     facesheet_dir: Annotated[Path, FACESHEET],
     out: Annotated[Path, OUT],
     catalog: Annotated[Path, typer.Option(help=DIP_HELP)] = Path("sample"),
-    params: Annotated[Path | None, typer.Option(help="DIP parameters TOML")] = None,
+    params: DipParamsOption = None,
 ) -> None:
     """Group face sheets into DIP (病种分值付费): dip.csv (group, score, outlier, payment) and
     dip_trace.ndjson. Without --catalog the shipped sample catalog is used (illustrative

@@ -14,15 +14,14 @@ A wide file gets the fee totals per category (``charges``), a long one the itemi
 from __future__ import annotations
 
 import csv
-import io
 import re
-import zipfile
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
 from hutong.adapters.profile import Group, Profile
+from hutong.workbook import save_workbook
 
 CASE_KEYS = {
     "patient": "patient",
@@ -32,7 +31,6 @@ CASE_KEYS = {
 }  # canonical table -> key of the case dict ("charge": charges or fee_lines, see _records)
 SINGLE = ("patient", "encounter")
 WINDOWS_ENCODINGS = {"gbk", "gb2312", "gb18030", "cp936"}
-FIXED_TIME = datetime(2025, 1, 1)  # workbook properties and zip entries: same bytes every run
 
 
 def write_vendor(
@@ -208,7 +206,6 @@ def _write_csv(
 def _write_xlsx(path: Path, header: list[str], rows: list[dict]) -> None:
     """An .xlsx with every cell as text, byte-identical for identical rows."""
     from openpyxl import Workbook
-    from openpyxl.writer.excel import ExcelWriter
 
     book = Workbook()
     sheet = book.active
@@ -218,21 +215,4 @@ def _write_xlsx(path: Path, header: list[str], rows: list[dict]) -> None:
     for line in sheet.iter_rows():
         for cell in line:
             cell.number_format = "@"
-    book.properties.creator = "hutong"
-    book.properties.created = book.properties.modified = FIXED_TIME
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        ExcelWriter(book, archive).save()  # not save_workbook: it stamps the clock time
-    path.write_bytes(_fixed_zip(buffer.getvalue()))
-
-
-def _fixed_zip(data: bytes) -> bytes:
-    """The same zip with every entry's timestamp fixed (zip entries record the write time)."""
-    out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w") as dst:
-        for info in src.infolist():
-            entry = zipfile.ZipInfo(info.filename, date_time=FIXED_TIME.timetuple()[:6])
-            entry.compress_type = zipfile.ZIP_DEFLATED
-            entry.external_attr = 0o600 << 16
-            dst.writestr(entry, src.read(info.filename))
-    return out.getvalue()
+    save_workbook(book, path)
