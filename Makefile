@@ -34,6 +34,8 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_pipeline.py
 	$(BIN)/python benchmarks/term_matching.py
+	$(BIN)/python benchmarks/drg_grouping.py
+	$(BIN)/python benchmarks/qc_grouping.py --cases 1000000 --workers 2
 
 # Long fuzzing: 10,000 mutations per adapter (make test runs a short budget of the same harness).
 fuzz: $(STAMP)

@@ -25,6 +25,7 @@ from hutong.quality.kinds import (
     nothing,
     number,
     truth,
+    unique_cases,
 )
 from hutong.terminologies.valuesets import valueset, valuesets
 
@@ -109,7 +110,7 @@ def in_range(sheet: FaceSheet, rule: Rule) -> pd.DataFrame:
             bad |= truth(v < low)
         if high is not None:
             bad |= truth(v > high)
-        parts.append(found(frame, bad, f, number(v)))
+        parts.append(found(frame, bad, f, lambda m, v=v: number(v[m])))
     return _concat(parts)
 
 
@@ -128,8 +129,7 @@ def sum_equals(sheet: FaceSheet, rule: Rule) -> pd.DataFrame:
     total = frame[rule.fields[0]].astype("Float64").fillna(0)
     parts = sum(frame[f].astype("Float64").fillna(0) for f in rule.fields[1:])
     bad = truth((total - parts).abs() > rule.params["tolerance"] + 1e-9)
-    shown = money(total) + " ≠ " + money(parts)
-    return found(frame, bad, rule.fields[0], shown)
+    return found(frame, bad, rule.fields[0], lambda m: money(total[m]) + " ≠ " + money(parts[m]))
 
 
 @kind("case_total_positive", validate=arity(1))
@@ -140,7 +140,7 @@ def case_total_positive(sheet: FaceSheet, rule: Rule) -> pd.DataFrame:
     totals = frame.groupby("mdtrt_id")[rule.fields[0]].sum(min_count=1)
     total = ids.map(totals).astype("Float64").fillna(0)
     out = pd.DataFrame({"mdtrt_id": ids})
-    return found(out, total <= 0, rule.fields[0], money(total))
+    return found(out, total <= 0, rule.fields[0], lambda m: money(total[m]))
 
 
 def _same_day(rule: Rule) -> None:
@@ -161,7 +161,7 @@ def length_of_stay(sheet: FaceSheet, rule: Rule) -> pd.DataFrame:
     expected = span.where(span != 0, rule.params["same_day_los"]).astype("Float64")
     recorded = frame[days_f].astype("Float64")
     bad = truth((span >= 0) & (recorded != expected))
-    return found(frame, bad, days_f, number(recorded) + " ≠ " + number(expected))
+    return found(frame, bad, days_f, lambda m: number(recorded[m]) + " ≠ " + number(expected[m]))
 
 
 def full_years(born: pd.Series, on: pd.Series) -> pd.Series:
@@ -184,7 +184,7 @@ def age_consistent(sheet: FaceSheet, rule: Rule) -> pd.DataFrame:
     years = full_years(frame[born_f], frame[adm_f])
     age = frame[age_f].astype("Float64")
     bad = truth((age - years).abs() > rule.params["tolerance_years"])
-    return found(frame, bad, age_f, number(age) + " ≠ " + number(years))
+    return found(frame, bad, age_f, lambda m: number(age[m]) + " ≠ " + number(years[m]))
 
 
 @kind("within_stay")
@@ -216,7 +216,8 @@ def count_matches(sheet: FaceSheet, rule: Rule) -> pd.DataFrame:
     expected = frame["mdtrt_id"].map(counts).astype("Float64").fillna(0)
     recorded = frame[rule.fields[0]].astype("Float64")
     bad = truth(recorded != expected)
-    return found(frame, bad, rule.fields[0], number(recorded) + " ≠ " + number(expected))
+    shown = lambda m: number(recorded[m]) + " ≠ " + number(expected[m])  # noqa: E731
+    return found(frame, bad, rule.fields[0], shown)
 
 
 # GB 11643-1999 citizen identity number: 17 digits weighted, sum mod 11 picks the check char.
@@ -275,7 +276,8 @@ def long_stay(sheet: FaceSheet, rule: Rule) -> pd.DataFrame:
     """A length of stay (fields[0]) above ``max_los`` days; missing values pass."""
     frame = sheet.node(rule.node)
     days = frame[rule.fields[0]].astype("Float64")
-    return found(frame, truth(days > rule.params["max_los"]), rule.fields[0], number(days))
+    bad = truth(days > rule.params["max_los"])
+    return found(frame, bad, rule.fields[0], lambda m: number(days[m]))
 
 
 def _days_and_amount(rule: Rule) -> None:
@@ -291,12 +293,13 @@ def fee_per_day(sheet: FaceSheet, rule: Rule) -> pd.DataFrame:
     """fields [days (setlinfo), amount (iteminfo)]: the case's total fee over its stay in days
     (a stay of 0 days counts as 1) above ``max_fee_per_day``; a missing stay passes."""
     days_f, amt_f = rule.fields
-    setl = sheet.setlinfo.drop_duplicates("mdtrt_id")
+    setl = unique_cases(sheet.setlinfo)
     totals = sheet.iteminfo.groupby("mdtrt_id")[amt_f].sum(min_count=1)
     total = setl["mdtrt_id"].map(totals).astype("Float64").fillna(0)
     days = setl[days_f].astype("Float64").clip(lower=1)
     per_day = total / days
-    return found(setl, truth(per_day > rule.params["max_fee_per_day"]), days_f, money(per_day))
+    bad = truth(per_day > rule.params["max_fee_per_day"])
+    return found(setl, bad, days_f, lambda m: money(per_day[m]))
 
 
 def _regex(rule: Rule) -> None:

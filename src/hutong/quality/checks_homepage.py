@@ -21,6 +21,7 @@ from hutong.quality.kinds import (
     applies,
     blank,
     found,
+    isin,
     kind,
     money,
     nothing,
@@ -194,14 +195,14 @@ def fee_required(sheet: FaceSheet, rule: Rule) -> pd.DataFrame:
     0 or less (no such rows: 0). A case without any fee rows is left to the fee-total rule."""
     frame = sheet.node(rule.node)
     items = sheet.iteminfo
-    chosen = applies(frame, rule) & frame["mdtrt_id"].isin(items["mdtrt_id"]).to_numpy(dtype=bool)
+    chosen = applies(frame, rule) & isin(frame["mdtrt_id"], items["mdtrt_id"])
     selected = frame.loc[chosen, "mdtrt_id"].drop_duplicates().reset_index(drop=True)
     mine = items[truth(items["med_chrgitm"].str.strip().isin(rule.params["codes"]))]
     totals = mine.groupby("mdtrt_id")["amt"].sum(min_count=1)
     total = selected.map(totals).astype("Float64").fillna(0)
     out = pd.DataFrame({"mdtrt_id": selected.astype("string")})
-    shown = "/".join(rule.params["codes"]) + " = " + money(total)
-    return found(out, total <= 0, "med_chrgitm", shown)
+    codes = "/".join(rule.params["codes"])
+    return found(out, total <= 0, "med_chrgitm", lambda m: codes + " = " + money(total[m]))
 
 
 def _paid_and_total(rule: Rule) -> None:
@@ -237,5 +238,5 @@ def has_rows(sheet: FaceSheet, rule: Rule) -> pd.DataFrame:
     """Cases where ``when`` holds on setlinfo but the ``child`` node has no row for them."""
     setl = _setl(sheet)
     child = sheet.node(rule.params["child"])
-    missing = ~setl["mdtrt_id"].isin(child["mdtrt_id"]).to_numpy(dtype=bool)
+    missing = ~isin(setl["mdtrt_id"], child["mdtrt_id"])
     return found(setl, applies(setl, rule) & missing, rule.fields[0])

@@ -12,11 +12,25 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from hutong.mapping.facesheet import columns
 from hutong.quality.expression import compile_expression
-from hutong.quality.kinds import REQUIRED, blank, cases, found, kind, nothing, number, truth
+from hutong.quality.kinds import (
+    REQUIRED,
+    blank,
+    cases,
+    found,
+    isin,
+    kind,
+    nothing,
+    number,
+    per_value,
+    shared,
+    truth,
+    unique_cases,
+)
 
 if TYPE_CHECKING:
     from hutong.mapping.facesheet import FaceSheet
@@ -41,24 +55,38 @@ def category_ranges(ranges: list[str]) -> list[tuple[str, str]]:
 
 def in_categories(codes: pd.Series, ranges: list[str]) -> pd.Series:
     """Whether each code's three-character category falls in any of the ranges."""
-    cat = codes.astype("string").str.strip().str.upper().str.slice(0, 3)
-    hit = pd.Series(False, index=codes.index)
-    for low, high in category_ranges(ranges):
-        hit |= truth((cat >= low) & (cat <= high))
-    return hit
+    pairs = category_ranges(ranges)
+
+    def hit(values: pd.Series) -> np.ndarray:
+        cat = values.astype("string").str.strip().str.upper().str.slice(0, 3)
+        out = np.zeros(len(cat), dtype=bool)
+        for low, high in pairs:
+            out |= truth((cat >= low) & (cat <= high)).to_numpy()
+        return out
+
+    return pd.Series(per_value(codes, hit, False), index=codes.index)
 
 
 def western(diseinfo: pd.DataFrame) -> pd.DataFrame:
     """Western-medicine diagnosis rows (diag_type 1, or not given)."""
-    diag_type = diseinfo["diag_type"]
-    return diseinfo[diag_type.isna().to_numpy() | truth(diag_type.str.strip() == "1").to_numpy()]
+
+    def make() -> pd.DataFrame:
+        diag_type = diseinfo["diag_type"]
+        keep = diag_type.isna().to_numpy() | truth(diag_type.str.strip() == "1").to_numpy()
+        return diseinfo[keep]
+
+    return shared("western", (diseinfo,), make)
 
 
 def main_rows(diseinfo: pd.DataFrame) -> pd.DataFrame:
     """The western main diagnosis of each case (the first row flagged 1)."""
-    rows = western(diseinfo)
-    rows = rows[truth(rows["maindiag_flag"].str.strip() == "1")]
-    return rows.drop_duplicates("mdtrt_id")
+
+    def make() -> pd.DataFrame:
+        rows = western(diseinfo)
+        rows = rows[truth(rows["maindiag_flag"].str.strip() == "1")]
+        return rows.drop_duplicates("mdtrt_id")
+
+    return shared("main_rows", (diseinfo,), make)
 
 
 def _code_field(*range_params: str) -> Callable[[Rule], None]:
@@ -96,7 +124,7 @@ def exactly_one_main(sheet: FaceSheet, rule: Rule) -> pd.DataFrame:
     count = ids.map(flagged.groupby("mdtrt_id").size()).fillna(0).astype(int)
     bad = count != 1
     if rule.params["optional"]:
-        bad &= ids.isin(frame["mdtrt_id"]).to_numpy(dtype=bool)
+        bad &= isin(ids, frame["mdtrt_id"])
     return found(pd.DataFrame({"mdtrt_id": ids}), bad, flag, number(count))
 
 
@@ -114,7 +142,7 @@ def _others(sheet: FaceSheet, rule: Rule) -> tuple[pd.DataFrame, pd.Series]:
 def main_needs_other(sheet: FaceSheet, rule: Rule) -> pd.DataFrame:
     """A main diagnosis in ``main`` needs another diagnosis of the case in ``other``."""
     mains, with_other = _others(sheet, rule)
-    bad = ~mains["mdtrt_id"].isin(with_other)
+    bad = ~isin(mains["mdtrt_id"], with_other)
     return found(mains, bad, rule.fields[0], mains[rule.fields[0]])
 
 
@@ -124,7 +152,7 @@ def main_needs_other(sheet: FaceSheet, rule: Rule) -> pd.DataFrame:
 def main_excluded_by_other(sheet: FaceSheet, rule: Rule) -> pd.DataFrame:
     """A main diagnosis in ``main`` is wrong when the case has another diagnosis in ``other``."""
     mains, with_other = _others(sheet, rule)
-    bad = mains["mdtrt_id"].isin(with_other)
+    bad = isin(mains["mdtrt_id"], with_other)
     return found(mains, bad, rule.fields[0], mains[rule.fields[0]])
 
 
@@ -133,8 +161,10 @@ def gend_conflict(sheet: FaceSheet, rule: Rule) -> pd.DataFrame:
     """Diagnoses in ``codes`` recorded for a patient whose setlinfo.gend is ``gend``."""
     code = rule.fields[0]
     rows = western(sheet.diseinfo)
-    gend = rows["mdtrt_id"].map(
-        sheet.setlinfo.drop_duplicates("mdtrt_id").set_index("mdtrt_id")["gend"]
+    gend = shared(
+        "gend",
+        (rows, sheet.setlinfo),
+        lambda: rows["mdtrt_id"].map(unique_cases(sheet.setlinfo).set_index("mdtrt_id")["gend"]),
     )
     bad = truth(gend == str(rule.params["gend"])) & in_categories(rows[code], rule.params["codes"])
     return found(rows, bad, code, rows[code])
@@ -155,7 +185,7 @@ def star_alone(sheet: FaceSheet, rule: Rule) -> pd.DataFrame:
     for mark in DAGGER:
         paired |= truth(code.str.contains(mark, regex=False))
         lone_dagger |= truth(code.str.endswith(mark))
-    has_dagger = frame["mdtrt_id"].isin(frame.loc[lone_dagger, "mdtrt_id"])
+    has_dagger = isin(frame["mdtrt_id"], frame.loc[lone_dagger, "mdtrt_id"])
     return found(frame, star & ~paired & ~has_dagger, rule.fields[0], code)
 
 
@@ -205,7 +235,7 @@ def dx_patient(sheet: FaceSheet, rule: Rule) -> pd.DataFrame:
     fires the age test (nor a missing field the ``when`` test)."""
     code = rule.fields[0]
     rows = western(sheet.diseinfo)
-    setl = sheet.setlinfo.drop_duplicates("mdtrt_id")
+    setl = unique_cases(sheet.setlinfo)
     age = setl["age"].astype("Float64")
     misfit = pd.Series(False, index=setl.index)
     if rule.params["age_min"] is not None:
@@ -215,5 +245,5 @@ def dx_patient(sheet: FaceSheet, rule: Rule) -> pd.DataFrame:
     if rule.params["when"] is not None:
         misfit |= compile_expression(str(rule.params["when"]), "setlinfo").holds(setl)
     misfits = setl.loc[misfit, "mdtrt_id"]
-    bad = rows["mdtrt_id"].isin(misfits) & in_categories(rows[code], rule.params["codes"])
+    bad = isin(rows["mdtrt_id"], misfits) & in_categories(rows[code], rule.params["codes"])
     return found(rows, bad, code, rows[code])

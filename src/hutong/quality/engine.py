@@ -18,7 +18,7 @@ import pandas as pd
 
 from hutong.mapping.facesheet import FaceSheet
 from hutong.quality.expression import compile_expression
-from hutong.quality.kinds import KINDS, found
+from hutong.quality.kinds import KINDS, found, one_run
 from hutong.quality.pack import BUILTIN, Pack, Rule, load_pack
 from hutong.quality.validity import check_codes, not_loaded, system_of
 
@@ -49,7 +49,8 @@ def check(
     pack = pack.with_params(params or {})
     codes = check_codes(codes)
     rules = [r for r in pack.rules if system_of(r) is None or system_of(r) in codes]
-    parts = [_findings(sheet, rule, codes) for rule in rules]
+    with one_run():  # rules share what they derive from the sheet
+        parts = [_findings(sheet, rule, codes) for rule in rules]
     parts = [p for p in parts if len(p)]
     if not parts:
         return pd.DataFrame({c: pd.Series(dtype="string") for c in COLUMNS})

@@ -10,12 +10,17 @@ offending value when showing it helps a coder and is not identifying; otherwise 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from pandas.arrays import ArrowStringArray
 
 from hutong.quality.expression import compile_expression
 
@@ -25,6 +30,8 @@ if TYPE_CHECKING:
 
 REQUIRED = object()  # marks a parameter without a default
 FOUND = ["mdtrt_id", "field", "value"]
+T = TypeVar("T")
+_RUN: ContextVar[dict | None] = ContextVar("hutong_qc_run", default=None)
 
 
 @dataclass(frozen=True)
@@ -67,9 +74,64 @@ def kind(
     return register
 
 
+@contextmanager
+def one_run() -> Iterator[None]:
+    """Within ``with one_run():`` kinds share what they derive from the same sheet (western
+    rows, case keys, factorized codes): a check run does not change its sheet meanwhile."""
+    token = _RUN.set({})
+    try:
+        yield
+    finally:
+        _RUN.reset(token)
+
+
+def shared(name: str, of: tuple, make: Callable[[], T]) -> T:
+    """``make()`` once per :func:`one_run` for the same objects ``of`` (by identity, held so an
+    id cannot be reused); outside a run, every time. Callers must not change the result."""
+    store = _RUN.get()
+    if store is None:
+        return make()
+    key = (name, *map(id, of))
+    hit = store.get(key)
+    if hit is not None and all(a is b for a, b in zip(hit[0], of, strict=True)):
+        return hit[1]
+    value = make()
+    store[key] = (of, value)
+    return value
+
+
 def truth(values: pd.Series) -> pd.Series:
     """A plain bool Series from any boolean-ish one (NA counts as false)."""
+    dtype = values.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind == "b":
+        return values.astype(bool)
+    if isinstance(dtype, pd.BooleanDtype) or (
+        isinstance(dtype, pd.ArrowDtype) and pa.types.is_boolean(dtype.pyarrow_dtype)
+    ):  # the masked/Arrow booleans of comparisons: straight to numpy, NA as false
+        flags = values.to_numpy(dtype=bool, na_value=False)
+        return pd.Series(flags, index=values.index, name=values.name)
     return values.astype("boolean").fillna(False).astype(bool)
+
+
+def isin(values: pd.Series, other: object) -> np.ndarray:
+    """``values.isin(other)`` as a bool array, without pandas turning a long Arrow-string
+    ``other`` (case ids) into a Python list first; same answers, NA matching NA."""
+    left, right = values.array, getattr(other, "array", None)
+    if isinstance(left, ArrowStringArray) and isinstance(right, ArrowStringArray):
+        data, value_set = pa.array(left), pa.array(right)
+        if not len(value_set):
+            return np.zeros(len(values), dtype=bool)
+        hit = pc.is_in(data, value_set=value_set.cast(data.type))
+        return hit.to_numpy(zero_copy_only=False).astype(bool)
+    return values.isin(other).to_numpy(dtype=bool)
+
+
+def per_value(values: pd.Series, fn: Callable[[pd.Series], np.ndarray], na: object) -> np.ndarray:
+    """``fn`` over the distinct non-null values only, spread back over the rows (``na`` where
+    null): codes and names repeat thousands of times in a batch."""
+    rows, uniques = shared("factorize", (values.array,), lambda: pd.factorize(values))
+    done = np.asarray(fn(pd.Series(uniques)))
+    return np.append(done, np.array([na], dtype=done.dtype))[rows]
 
 
 def blank(values: pd.Series) -> np.ndarray:
@@ -92,27 +154,46 @@ def found(
     frame: pd.DataFrame,
     mask: pd.Series,
     field_name: str,
-    value: pd.Series | None = None,
+    value: pd.Series | Callable[[pd.Series], pd.Series] | None = None,
 ) -> pd.DataFrame:
-    """Findings for the rows of ``frame`` where ``mask`` is true, on ``field_name``."""
+    """Findings for the rows of ``frame`` where ``mask`` is true, on ``field_name``.
+
+    ``value`` is the shown value per row, or a function of the (bool Series) mask giving it
+    for the masked rows only, so a message text is formatted for failing rows, not all rows.
+    """
     mask = truth(pd.Series(mask, index=frame.index))
     if not mask.any():
         return nothing()
     out = pd.DataFrame({"mdtrt_id": frame.loc[mask, "mdtrt_id"].astype("string")})
     out["field"] = field_name
-    out["value"] = value[mask].astype("string") if value is not None else pd.NA
+    if callable(value):
+        out["value"] = value(mask).astype("string")
+    else:
+        out["value"] = value[mask].astype("string") if value is not None else pd.NA
     return out.astype("string").reset_index(drop=True)
 
 
 def nothing() -> pd.DataFrame:
     """No findings."""
-    return pd.DataFrame({c: pd.Series(dtype="string") for c in FOUND})
+    return _NOTHING.copy()
+
+
+_NOTHING = pd.DataFrame({c: pd.Series(dtype="string") for c in FOUND})
 
 
 def cases(sheet: FaceSheet) -> pd.Series:
     """The case keys of a sheet: setlinfo's mdtrt_id values, once each."""
-    ids = sheet.setlinfo["mdtrt_id"].dropna().drop_duplicates()
-    return ids.astype("string").reset_index(drop=True)
+
+    def make() -> pd.Series:
+        ids = sheet.setlinfo["mdtrt_id"].dropna().drop_duplicates()
+        return ids.astype("string").reset_index(drop=True)
+
+    return shared("cases", (sheet.setlinfo,), make)
+
+
+def unique_cases(setlinfo: pd.DataFrame) -> pd.DataFrame:
+    """setlinfo with each ``mdtrt_id`` once (its first row)."""
+    return shared("unique_cases", (setlinfo,), lambda: setlinfo.drop_duplicates("mdtrt_id"))
 
 
 def _formatted(values: pd.Series, pattern: str) -> pd.Series:

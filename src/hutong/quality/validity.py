@@ -13,13 +13,14 @@ gray-code lists (灰码, codes that must not be uploaded in the settlement list)
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from hutong.quality.coding import western
-from hutong.quality.kinds import REQUIRED, blank, found, kind, nothing, truth
+from hutong.quality.kinds import REQUIRED, blank, found, kind, nothing, per_value, shared
 
 if TYPE_CHECKING:
     from hutong.mapping.facesheet import FaceSheet
@@ -80,11 +81,18 @@ def _rows(sheet: FaceSheet, rule: Rule) -> pd.DataFrame:
 
 def _codes(values: pd.Series) -> pd.Series:
     """Codes as written, trimmed, with a dagger '†' written '+' as the 医保版 lists do."""
-    return values.astype("string").str.strip().str.replace("†", "+", regex=False)
+
+    def make() -> pd.Series:
+        return values.astype("string").str.strip().str.replace("†", "+", regex=False)
+
+    return shared("codes", (values.array, values.index), make)
 
 
 def _looked_up(codes: pd.Series, table: Mapping[str, str] | set[str]) -> pd.Series:
-    return truth(codes.map(lambda c: c in table, na_action="ignore"))
+    def hit(values: pd.Series) -> np.ndarray:
+        return np.fromiter((c in table for c in values), dtype=bool, count=len(values))
+
+    return pd.Series(per_value(codes, hit, False), index=codes.index)
 
 
 @kind("code_exists", validate=_validate(1), uses_codes=True, system=REQUIRED)
@@ -103,6 +111,17 @@ def _same(name: str | None) -> str | None:
     return "".join(unicodedata.normalize("NFKC", str(name)).split())
 
 
+def _each(fn: Callable[[object], object]) -> Callable[[pd.Series], np.ndarray]:
+    """``fn`` over a Series of distinct values, as an object array (for :func:`per_value`)."""
+
+    def run(values: pd.Series) -> np.ndarray:
+        out = np.empty(len(values), dtype=object)
+        out[:] = [fn(v) for v in values]
+        return out
+
+    return run
+
+
 @kind("code_name_matches", validate=_validate(2), uses_codes=True, system=REQUIRED)
 def code_name_matches(sheet: FaceSheet, rule: Rule, system: CodeSystem) -> pd.DataFrame:
     """Names (fields[0]) that are not the national name of their code (fields[1]).
@@ -115,12 +134,11 @@ def code_name_matches(sheet: FaceSheet, rule: Rule, system: CodeSystem) -> pd.Da
     frame = _rows(sheet, rule)
     code = _codes(frame[code_field])
     names = system.names
-    national = code.map(names.get, na_action="ignore").astype("string")
+    national = pd.Series(per_value(code, _each(names.get), None), index=frame.index)
+    national = national.astype("string")
     given = frame[name_field].astype("string")
-    differs = pd.Series(
-        [_same(g) != _same(n) for g, n in zip(given, national, strict=True)], index=frame.index
-    )
-    bad = national.notna().to_numpy(dtype=bool) & ~blank(given) & differs.to_numpy(dtype=bool)
+    differs = per_value(given, _each(_same), None) != per_value(national, _each(_same), None)
+    bad = national.notna().to_numpy(dtype=bool) & ~blank(given) & differs
     shown = code + "：" + national.fillna("")
     return found(frame, bad, name_field, shown)
 
