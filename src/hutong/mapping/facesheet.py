@@ -184,7 +184,7 @@ def build_facesheet(tables: dict[str, pd.DataFrame]) -> FaceSheet:
     diseinfo = _diseinfo(tables["diagnosis"])
     oprninfo = _oprninfo(tables["procedure"])
     setlinfo = _setlinfo(enc, tables["patient"], diseinfo, oprninfo)
-    return _typed(
+    return typed(
         FaceSheet(
             setlinfo=setlinfo,
             diseinfo=diseinfo,
@@ -194,7 +194,7 @@ def build_facesheet(tables: dict[str, pd.DataFrame]) -> FaceSheet:
     )
 
 
-def _typed(sheet: FaceSheet) -> FaceSheet:
+def typed(sheet: FaceSheet) -> FaceSheet:
     """Give each node the one set of dtypes both the builder and the reader use."""
     for node in NODES:
         frame = sheet.node(node)
@@ -294,4 +294,4 @@ def read_facesheet(folder: Path) -> FaceSheet:
                 f"{path}: no mdtrt_id column / 缺少就诊ID列 (found: {', '.join(frame.columns)})"
             )
         frames[node] = frame.reindex(columns=columns(node))
-    return _typed(FaceSheet(**frames))
+    return typed(FaceSheet(**frames))

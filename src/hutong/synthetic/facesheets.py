@@ -27,7 +27,7 @@ import pandas as pd
 import pyarrow as pa
 from pandas.arrays import ArrowStringArray
 
-from hutong.mapping.facesheet import NODES, FaceSheet, _typed, columns
+from hutong.mapping.facesheet import NODES, FaceSheet, columns, typed
 from hutong.quality.checks import ID_CHECK_CHARS, ID_WEIGHTS
 from hutong.synthetic.facesheet_faults import break_cases
 from hutong.terminologies.codesystem import DIAGNOSIS, PROCEDURE, read_code_list
@@ -366,7 +366,7 @@ def _batch(n: int, start: int, rng: np.random.Generator, dx: CodePool, px: CodeP
     gray = (dx.codes[dx.gray], dx.names[dx.gray])
     main, share = dise["maindiag_flag"] == "1", settings()["broken"]["share"]
     break_cases(frames, rng, share, gray, main, dise["case"], oprn["case"], item["case"])
-    return _typed(FaceSheet(**{node: frames[node] for node in NODES}))
+    return typed(FaceSheet(**{node: frames[node] for node in NODES}))
 
 
 def code_pools(
