@@ -55,6 +55,9 @@ def test_run_qc_writes_every_output_and_a_summary(tmp_path):
     assert cmi[-1]["dept"] == "全院" and summary["drg"]["cmi"] == pytest.approx(
         float(cmi[-1]["cmi"]), abs=1e-4
     )
+    weights = [float(r["weight"]) for r in rows(tmp_path / "groups.csv") if r["weight"]]
+    assert len(weights) == int(cmi[-1]["weighted_cases"]) > 0
+    assert sum(weights) == pytest.approx(float(cmi[-1]["total_weight"]), abs=1e-3)
     assert summary["dip"]["cases"] == 3
     book = load_workbook(tmp_path / "worklist.xlsx")
     assert book.active.max_row == len(findings) + 1

@@ -118,26 +118,21 @@ def group(
 ) -> None:
     """Group face sheets into CHS-DRG: groups.csv (mdc, adrg, drg, cc_status, reason) and
     trace.ndjson (which rule fired at each step); drg 0000 is ungroupable, with the reason.
-    With weights (given, or the pack's weights.csv) also cmi.csv (CMI per department)."""
-    from hutong.quality.drg import DrgPackError, group_facesheet
-    from hutong.quality.drg.output import write_groups
-    from hutong.quality.job import QcJob, drg_parts
-    from hutong.quality.weights import case_weights, cmi, write_cmi
+    With weights (given, or the pack's weights.csv) groups.csv gains each case's weight and
+    cmi.csv has the CMI per department."""
+    from hutong.quality.job import QcJob, QcJobError, load_job, write_grouping
 
     sheet = _sheet(facesheet_dir)
     try:
-        drg_pack, table, _ = drg_parts(QcJob(drg_pack=pack, weights=weights))
-    except (DrgPackError, ValueError, FileNotFoundError) as exc:
+        drg = load_job(QcJob(drg_pack=pack, weights=weights)).drg
+    except QcJobError as exc:
         raise fail(str(exc)) from None
-    groups = group_facesheet(sheet, drg_pack)
-    counts = write_groups(groups, out)
+    out.mkdir(parents=True, exist_ok=True)
+    _, _, counts = write_grouping(sheet, out, drg)
     typer.echo(f"{counts['cases']} cases, {counts['grouped']} grouped, {counts['ungroupable']} "
                f"ungroupable (0000) → {out}/groups.csv, {out}/trace.ndjson")  # fmt: skip
-    if table is not None:
-        weighted, _ = case_weights(groups, table)
-        frame = cmi(weighted, sheet)
-        write_cmi(frame, out / "cmi.csv")
-        typer.echo(f"CMI {frame.iloc[-1]['cmi']:.4f} → {out}/cmi.csv")
+    if counts.get("cmi") is not None:
+        typer.echo(f"CMI {counts['cmi']} → {out}/cmi.csv")
 
 
 def dip(

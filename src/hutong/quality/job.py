@@ -199,25 +199,35 @@ def dip_catalog(job: QcJob):
     return load_catalog(path, job.dip_params)
 
 
-def _grouping(sheet, findings, folder, job, drg, codes):
-    """groups.csv + trace.ndjson, and with weights cmi.csv; impact.csv in any case."""
+def write_grouping(sheet: FaceSheet, folder: Path, drg: tuple) -> tuple[pd.DataFrame, Any, dict]:
+    """groups.csv (with a ``weight`` column when there are weights) + trace.ndjson, and with
+    weights cmi.csv; returns the groups, the CMI table (or None) and a summary."""
     from hutong.quality.drg import group_facesheet
     from hutong.quality.drg.output import write_groups
-    from hutong.quality.impact import impact, write_impact
     from hutong.quality.weights import case_weights, cmi, write_cmi
 
     drg_pack, weights, weights_path = drg
     groups = group_facesheet(sheet, drg_pack)
-    summary: dict[str, Any] = {"pack": drg_pack.name, **write_groups(groups, folder)}
-    cmi_table = None
+    cmi_table, missing = None, []
     if weights is not None:
         groups, missing = case_weights(groups, weights)
         cmi_table = cmi(groups, sheet)
         write_cmi(cmi_table, folder / "cmi.csv")
+    summary: dict[str, Any] = {"pack": drg_pack.name, **write_groups(groups, folder)}
+    if cmi_table is not None:
         hospital = cmi_table.iloc[-1]
         summary["weights"] = str(weights_path)
         summary["cmi"] = None if pd.isna(hospital["cmi"]) else round(float(hospital["cmi"]), 4)
         summary["drgs_without_weight"] = missing
+    return groups, cmi_table, summary
+
+
+def _grouping(sheet, findings, folder, job, drg, codes):
+    """The DRG outputs (see write_grouping) and impact.csv."""
+    from hutong.quality.impact import impact, write_impact
+
+    drg_pack, weights, _ = drg
+    groups, cmi_table, summary = write_grouping(sheet, folder, drg)
     table = impact(sheet, findings, drg_pack, codes, weights, job.base_rate)
     write_impact(table, folder / "impact.csv")
     changed = table[table["drg_before"] != table["drg_after"]]

@@ -1,4 +1,5 @@
-"""Write a grouping: ``groups.csv`` (one row per case) and ``trace.ndjson`` (the steps of each)."""
+"""Write a grouping: ``groups.csv`` (one row per case; its weight last when weights were given)
+and ``trace.ndjson`` (the steps of each)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,11 @@ def write_groups(groups: pd.DataFrame, folder: Path) -> dict[str, int]:
     """Write the two files into ``folder``; returns cases per DRG status for the manifest."""
     folder.mkdir(parents=True, exist_ok=True)
     ordered = groups.sort_values("mdtrt_id", kind="mergesort")
-    ordered[COLUMNS].to_csv(
-        folder / "groups.csv", index=False, encoding="utf-8-sig", lineterminator="\n"
-    )
+    columns = COLUMNS + (["weight"] if "weight" in ordered else [])  # when weights were given
+    ordered[columns].to_csv(
+        folder / "groups.csv", index=False, encoding="utf-8-sig", lineterminator="\n",
+        float_format="%.4f",
+    )  # fmt: skip
     with (folder / "trace.ndjson").open("w", encoding="utf-8", newline="\n") as out:
         for mdtrt_id, drg, trace in zip(
             ordered["mdtrt_id"], ordered["drg"], ordered["trace"], strict=True
