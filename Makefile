@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+FULL := $(VENV)/.installed-full
 
 .PHONY: demo test lint format bench fuzz samples clean
 
@@ -15,15 +16,20 @@ $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	@touch $(STAMP)
 
+# Tests and benchmarks also need PySpark (the Spark engine's test) and the peer parsers.
+$(FULL): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[test,spark,bench]"
+	@touch $(FULL)
+
 demo: $(STAMP)
 	$(BIN)/hutong demo --out hutong-demo-out
 
-test: $(STAMP)
+test: $(FULL)
 	$(BIN)/ruff check src tests benchmarks notebooks
 	$(BIN)/ruff format --check src tests benchmarks notebooks
 	$(BIN)/python -m pytest -n 2 -q
 
-lint: $(STAMP)
+lint: $(FULL)
 	$(BIN)/ruff check src tests benchmarks notebooks
 	$(BIN)/ruff format --check src tests benchmarks notebooks
 
@@ -31,14 +37,14 @@ format: $(STAMP)
 	$(BIN)/ruff format src tests benchmarks notebooks
 	$(BIN)/ruff check --fix src tests benchmarks notebooks
 
-bench: $(STAMP)
+bench: $(FULL)
 	$(BIN)/python benchmarks/run_pipeline.py
 	$(BIN)/python benchmarks/term_matching.py
 	$(BIN)/python benchmarks/drg_grouping.py
 	$(BIN)/python benchmarks/qc_grouping.py --cases 1000000 --workers 2
 
 # Long fuzzing: 10,000 mutations per adapter (make test runs a short budget of the same harness).
-fuzz: $(STAMP)
+fuzz: $(FULL)
 	HUTONG_FUZZ_EXAMPLES=10000 $(BIN)/python -m pytest -q -s tests/fuzz_*.py
 
 samples: $(STAMP)
