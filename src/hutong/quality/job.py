@@ -17,6 +17,9 @@ manifest. Same inputs, same bytes.
 
 from __future__ import annotations
 
+import json
+import shutil
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from hutong import DEFAULT_RULES
+from hutong.mapping.facesheet import NODES
 from hutong.quality.engine import check, skipped, write_findings
 from hutong.quality.pack import load_pack
 
@@ -34,6 +38,10 @@ if TYPE_CHECKING:
 
 WEIGHTS_FILE = "weights.csv"  # a pack folder's own weights, used when none are given
 SAMPLE = "sample"  # as a DRG pack or DIP catalog: hutong's illustrative data
+INDICATORS = "indicators.csv"
+CASES = "cases"  # a part's face-sheet rows of the cases with findings (Parquet per node)
+TEXT = {"mdtrt_id": str, "rule_id": str, "drg_before": str, "drg_after": str}
+COUNTS = "qc-counts.json"  # a part's counts (suppressed findings, DRG and DIP summaries)
 
 
 @dataclass(frozen=True)
@@ -80,56 +88,189 @@ def run_qc(
     removed: frozenset[str] = frozenset(),
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Check, score, group and write every QC output into ``folder``; returns the findings and
-    a summary for the manifest.
+    a summary for the manifest (one part, then the finish a partitioned run also uses).
 
     ``removed`` names face-sheet fields that de-identification emptied on purpose: findings on
     them say nothing about the hospital's data, so they are left out and counted per rule in
     the summary (``suppressed_by_deid``)."""
-    from hutong.quality.indicators import indicators, write_indicators
-    from hutong.quality.report import write_report
-    from hutong.quality.score import load_score_table, score_cases, write_scores
-    from hutong.quality.worklist import write_worklist
+    import shutil
+    import tempfile
 
     loaded = job if isinstance(job, LoadedJob) else load_job(job)
-    job, pack, drg, dip = loaded.job, loaded.pack, loaded.drg, loaded.dip
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=folder, prefix=".part-") as tmp:
+        part = Path(tmp)
+        qc_part(sheet, part, loaded, codes, removed)
+        findings, summary = qc_finish([part], folder, loaded, codes)
+        shutil.rmtree(part)
+    return findings, summary
+
+
+def qc_part(
+    sheet: FaceSheet,
+    folder: Path,
+    loaded: LoadedJob,
+    codes: Mapping[str, CodeSystem] | None = None,
+    removed: frozenset[str] = frozenset(),
+) -> None:
+    """QC of one partition of a run into ``folder``: the per-case files (findings, scores,
+    groups, trace, impact, DIP), the parts of the aggregates (indicators, CMI, counts) and the
+    face-sheet rows of the cases with findings (what the worklist and report show)."""
+    from hutong.quality.indicators import indicators, write_indicators
+    from hutong.quality.score import load_score_table, score_cases, write_scores
+
+    pack, drg, dip = loaded.pack, loaded.drg, loaded.dip
     folder.mkdir(parents=True, exist_ok=True)
     findings, suppressed = _without_removed(check(sheet, pack, codes=codes), removed)
     write_findings(findings, folder / "findings.csv")
+    counts: dict[str, Any] = {"suppressed_by_deid": suppressed}
+    if drg is not None:
+        from hutong.quality.impact import impact, write_impact
+
+        _, _, counts["drg"] = write_grouping(sheet, folder, drg)
+        table = impact(sheet, findings, drg[0], codes, drg[1], loaded.job.base_rate)
+        write_impact(table, folder / "impact.csv")
+    if dip is not None:
+        from hutong.quality.dip import group_facesheet as dip_group
+        from hutong.quality.dip import write_dip
+
+        counts["dip"] = write_dip(dip_group(sheet, dip), folder)
+    score_table = load_score_table()
+    scores = score_cases(sheet, findings, score_table)
+    write_scores(scores, folder / "scores.csv")
+    write_indicators(indicators(sheet, findings, scores, table=score_table), folder / INDICATORS)
+    _write_cases(sheet, set(findings["mdtrt_id"].dropna()), folder / CASES)
+    (folder / COUNTS).write_text(json.dumps(counts, ensure_ascii=False, sort_keys=True), "utf-8")
+
+
+def qc_finish(
+    parts: list[Path],
+    folder: Path,
+    loaded: LoadedJob,
+    codes: Mapping[str, CodeSystem] | None = None,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The run's QC outputs from its parts, in part order: per-case files concatenated,
+    aggregates combined, then the worklist and the report over the cases with findings."""
+    from hutong.quality.indicators import write_indicators
+    from hutong.quality.report import write_report
+    from hutong.quality.worklist import write_worklist
+
+    job, pack, drg = loaded.job, loaded.pack, loaded.drg
+    folder.mkdir(parents=True, exist_ok=True)
+    names = ["findings.csv", "scores.csv"]
+    if drg is not None:
+        names += ["groups.csv", "trace.ndjson"]
+    if loaded.dip is not None:
+        names += ["dip.csv", "dip_trace.ndjson"]
+    for name in names:
+        concat_files([p / name for p in parts], folder / name)
+    findings = _read_csv(folder / "findings.csv")
+    part_counts = [json.loads((p / COUNTS).read_text("utf-8")) for p in parts]
     summary: dict[str, Any] = {
         "rules": pack.manifest(),
         "skipped_rules": skipped(pack, codes),
         **_counts(findings),
     }
-    if removed:
-        summary["suppressed_by_deid"] = suppressed
+    suppressed: Counter = Counter()
+    for c in part_counts:
+        suppressed.update(c["suppressed_by_deid"])
+    if suppressed:
+        summary["suppressed_by_deid"] = dict(sorted(suppressed.items()))
+
+    light = _read_cases([p / CASES for p in parts])
+    ids = set(light.setlinfo["mdtrt_id"].dropna())
+    scores_all = pd.read_csv(folder / "scores.csv", encoding="utf-8-sig", dtype={"mdtrt_id": str})
+    scores = scores_all[scores_all["mdtrt_id"].isin(ids)].reset_index(drop=True)
+    all_scores = scores_all["score"].astype("float64")
+    del scores_all
+    rates = combine_indicators([_read_csv(p / INDICATORS) for p in parts])
+    write_indicators(rates, folder / INDICATORS)
 
     groups = cmi_table = impact_table = None
     if drg is not None:
-        groups, cmi_table, impact_table, summary["drg"] = _grouping(
-            sheet, findings, folder, job, drg, codes
+        groups, cmi_table, impact_table, summary["drg"] = _finish_grouping(
+            parts, folder, ids, [c["drg"] for c in part_counts], drg
         )
-    if dip is not None:
-        from hutong.quality.dip import group_facesheet as dip_group
-        from hutong.quality.dip import write_dip
+    if loaded.dip is not None:
+        summary["dip"] = _sum_counts([c["dip"] for c in part_counts])
 
-        summary["dip"] = write_dip(dip_group(sheet, dip), folder)
-
-    table = load_score_table()
-    scores = score_cases(sheet, findings, table)
-    rates = indicators(sheet, findings, scores, table=table)
-    write_scores(scores, folder / "scores.csv")
-    write_indicators(rates, folder / "indicators.csv")
-    write_worklist(sheet, findings, folder / "worklist.xlsx", pack, impact_table)
+    write_worklist(light, findings, folder / "worklist.xlsx", pack, impact_table)
     write_report(
-        sheet, findings, folder / "report.html", pack, job.title,
+        light, findings, folder / "report.html", pack, job.title,
         scores=scores, indicators=rates, groups=groups, impact=impact_table, cmi=cmi_table,
+        case_count=len(all_scores), all_scores=all_scores,
     )  # fmt: skip
-    summary["score"] = _score_summary(scores)
+    summary["score"] = _score_summary(all_scores)
     summary["indicators"] = {
         str(r.indicator): None if pd.isna(r.rate) else round(float(r.rate), 4)
         for r in rates.itertuples()
     }
     return findings, summary
+
+
+def concat_files(parts: list[Path], target: Path) -> None:
+    """Concatenate part files (CSV parts: the first one's BOM and header only)."""
+    csv = target.suffix == ".csv"
+    with target.open("wb") as out:
+        first = True
+        for part in parts:
+            if not part.exists():
+                continue
+            with part.open("rb") as src:
+                if csv and not first:
+                    src.readline()  # BOM + header
+                shutil.copyfileobj(src, out, 1 << 20)
+            first = False
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, encoding="utf-8-sig", dtype=str, keep_default_na=False).replace(
+        {"": None}
+    )
+
+
+def _write_cases(sheet: FaceSheet, ids: set, folder: Path) -> None:
+    """The face-sheet rows of the cases ``ids`` as Parquet (types kept)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for node in NODES:
+        frame = sheet.node(node)
+        part = frame[frame["mdtrt_id"].isin(ids).to_numpy(dtype=bool)] if len(frame) else frame
+        part.reset_index(drop=True).to_parquet(folder / f"{node}.parquet", index=False)
+
+
+def _read_cases(folders: list[Path]) -> FaceSheet:
+    from hutong.mapping.facesheet import FaceSheet
+
+    nodes = {}
+    for node in NODES:
+        frames = [pd.read_parquet(f / f"{node}.parquet") for f in folders]
+        nodes[node] = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    return FaceSheet(**nodes)
+
+
+def combine_indicators(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """One indicator table from the parts': numerators and denominators add up."""
+    first = parts[0].copy()
+    num = sum(pd.to_numeric(p["numerator"]).fillna(0) for p in parts)
+    den = sum(pd.to_numeric(p["denominator"]).fillna(0) for p in parts)
+    known = pd.to_numeric(first["denominator"]).notna() | (den > 0)
+    first["numerator"] = num.where(known).astype("Float64")
+    first["denominator"] = den.where(known).astype("Float64")
+    first["rate"] = (first["numerator"] / first["denominator"].where(den > 0)).round(6)
+    return first
+
+
+def _sum_counts(parts: list[dict]) -> dict:
+    out: dict[str, Any] = {}
+    for part in parts:
+        for key, value in part.items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                out[key] = round(out.get(key, 0) + value, 2)
+            elif value is None:
+                out.setdefault(key, None)
+            else:
+                out.setdefault(key, value)
+    return out
 
 
 def _without_removed(
@@ -156,10 +297,9 @@ def _counts(findings: pd.DataFrame) -> dict[str, Any]:
     }
 
 
-def _score_summary(scores: pd.DataFrame) -> dict[str, Any]:
-    if scores.empty:
+def _score_summary(s: pd.Series) -> dict[str, Any]:
+    if s.empty:
         return {"cases": 0}
-    s = scores["score"].astype("float64")
     return {
         "cases": len(s),
         "mean": round(float(s.mean()), 2),
@@ -222,23 +362,60 @@ def write_grouping(sheet: FaceSheet, folder: Path, drg: tuple) -> tuple[pd.DataF
     return groups, cmi_table, summary
 
 
-def _grouping(sheet, findings, folder, job, drg, codes):
-    """The DRG outputs (see write_grouping) and impact.csv."""
-    from hutong.quality.impact import impact, write_impact
+def _finish_grouping(parts, folder, ids, counts, drg):
+    """The run's groups of the shown cases, CMI, impact (ranked by money) and DRG summary."""
+    from hutong.quality.impact import COLUMNS as IMPACT
+    from hutong.quality.impact import write_impact
+    from hutong.quality.weights import combine_cmi, write_cmi
 
-    drg_pack, weights, _ = drg
-    groups, cmi_table, summary = write_grouping(sheet, folder, drg)
-    table = impact(sheet, findings, drg_pack, codes, weights, job.base_rate)
-    write_impact(table, folder / "impact.csv")
-    changed = table[table["drg_before"] != table["drg_after"]]
+    groups = pd.read_csv(folder / "groups.csv", encoding="utf-8-sig", dtype=str)
+    groups = groups[groups["mdtrt_id"].isin(ids)].reset_index(drop=True)
+    if "weight" in groups:
+        groups["weight"] = pd.to_numeric(groups["weight"])
+    traces = {}
+    with (folder / "trace.ndjson").open(encoding="utf-8") as lines:
+        for line in lines:
+            doc = json.loads(line)
+            if doc["mdtrt_id"] in ids:
+                traces[doc["mdtrt_id"]] = doc["trace"]
+    groups["trace"] = [traces.get(i, []) for i in groups["mdtrt_id"]]
+    impact_table = pd.concat(
+        [
+            pd.read_csv(p / "impact.csv", encoding="utf-8-sig", dtype={"mdtrt_id": str})
+            for p in parts
+        ],
+        ignore_index=True,
+    ).reindex(columns=IMPACT)
+    for col in ("fix_zh", "fix_en", "drg_before", "drg_after", "rule_id", "field"):
+        impact_table[col] = impact_table[col].astype("object").where(impact_table[col].notna(), "")
+    impact_table = (
+        impact_table.assign(_m=-impact_table["amount"].abs())
+        .sort_values(["_m", "mdtrt_id", "rule_id"], kind="mergesort", na_position="last")
+        .drop(columns="_m")
+        .reset_index(drop=True)
+    )
+    write_impact(impact_table, folder / "impact.csv")
+    cmi_table = None
+    if drg[1] is not None:
+        cmi_table = combine_cmi([pd.read_csv(p / "cmi.csv", encoding="utf-8-sig") for p in parts])
+        write_cmi(cmi_table, folder / "cmi.csv")
+    summary = _sum_counts(counts)
+    summary["pack"] = drg[0].name
+    if cmi_table is not None:
+        hospital = cmi_table.iloc[-1]
+        summary["cmi"] = None if pd.isna(hospital["cmi"]) else round(float(hospital["cmi"]), 4)
+        summary["drgs_without_weight"] = sorted(
+            {d for c in counts for d in c["drgs_without_weight"]}
+        )
+    changed = impact_table[impact_table["drg_before"] != impact_table["drg_after"]]
     summary["impact"] = {
-        "findings": len(table),
+        "findings": len(impact_table),
         "group_changes": len(changed),
-        "weight_diff": round(float(table["weight_diff"].sum(min_count=1)), 4)
-        if table["weight_diff"].notna().any()
+        "weight_diff": round(float(impact_table["weight_diff"].sum(min_count=1)), 4)
+        if impact_table["weight_diff"].notna().any()
         else None,
-        "amount": round(float(table["amount"].sum(min_count=1)), 2)
-        if table["amount"].notna().any()
+        "amount": round(float(impact_table["amount"].sum(min_count=1)), 2)
+        if impact_table["amount"].notna().any()
         else None,
     }
-    return groups, cmi_table, table, summary
+    return groups, cmi_table, impact_table, summary

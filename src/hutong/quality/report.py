@@ -238,7 +238,7 @@ def _by_case(records: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
-def _charts(sheet: FaceSheet, rows: pd.DataFrame, scores: pd.DataFrame | None) -> dict:
+def _charts(sheet: FaceSheet, rows: pd.DataFrame, scores: pd.Series | None) -> dict:
     by_rule = rows.groupby("rule_id").size().sort_values(ascending=False, kind="mergesort")
     dept = rows["mdtrt_id"].map(
         sheet.setlinfo.drop_duplicates("mdtrt_id").set_index("mdtrt_id")["dscg_caty"]
@@ -257,7 +257,7 @@ def _charts(sheet: FaceSheet, rows: pd.DataFrame, scores: pd.DataFrame | None) -
         "severity": bar_chart(
             [(f"{SEVERITY_ZH[s]} {s}", float(by_sev.get(s, 0))) for s in SEVERITIES], "by severity"
         ),
-        "score": histogram(scores["score"], "scores") if scores is not None else Markup(""),
+        "score": histogram(scores, "scores") if scores is not None else Markup(""),
     }
 
 
@@ -289,23 +289,34 @@ def render_report(
     impact: pd.DataFrame | None = None,
     cmi: pd.DataFrame | None = None,
     detail_limit: int = DETAIL_LIMIT,
+    case_count: int | None = None,
+    all_scores: pd.Series | None = None,
 ) -> str:
-    """The report page as text (what :func:`write_report` writes)."""
+    """The report page as text (what :func:`write_report` writes).
+
+    A large run passes only the cases with findings in ``sheet`` (and their ``scores`` and
+    ``groups``), with ``case_count`` (every case) and ``all_scores`` (every case's score, for
+    the mean and the histogram); the case table then lists the cases with findings."""
     if not isinstance(pack, Pack):
         pack = load_pack(pack if pack is not None else BUILTIN)
     rows = finding_rows(sheet, findings, pack, impact)
     ids = sheet.setlinfo["mdtrt_id"]
     severity = findings["severity"]
     with_findings = set(findings["mdtrt_id"].dropna())
+    everyone = all_scores if all_scores is not None else None
+    if everyone is None and scores is not None:
+        everyone = scores["score"]
+    count = int(ids.nunique()) if case_count is None else case_count
+    clean = int((~ids.dropna().drop_duplicates().isin(with_findings)).sum())
     totals = {
-        "cases": int(ids.nunique()),
+        "cases": count,
         "cases_with_errors": len(set(findings.loc[severity == "error", "mdtrt_id"].dropna())),
         "cases_with_findings": len(with_findings),
-        "cases_clean": int((~ids.dropna().drop_duplicates().isin(with_findings)).sum()),
+        "cases_clean": clean if case_count is None else count - len(with_findings),
         "findings": len(findings),
         "by_severity": {s: int((severity == s).sum()) for s in SEVERITIES},
         "money": _money(rows["amount"].sum(min_count=1)),
-        "mean_score": _s(round(float(scores["score"].mean()), 2)) if scores is not None else "",
+        "mean_score": _s(round(float(everyone.mean()), 2)) if everyone is not None else "",
     }
     cases = _cases(sheet, rows, scores, groups, impact is not None)
     details = _details(sheet, rows, cases, groups, detail_limit)
@@ -327,7 +338,7 @@ def render_report(
         totals=totals,
         money=impact is not None,
         rules=_by_rule(rows, pack, impact is not None),
-        charts=_charts(sheet, rows, scores),
+        charts=_charts(sheet, rows, everyone),
         indicators=_indicator_rows(indicators),
         cmi=cmi_rows,
         cases=cases,

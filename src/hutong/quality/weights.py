@@ -167,3 +167,20 @@ def write_cmi(frame: pd.DataFrame, path: Path | str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\n", float_format="%.4f")
     return path
+
+
+def combine_cmi(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """One CMI table from the tables of a run's parts: counts and weights add up per department
+    (and for the hospital), the CMI is computed again from the sums."""
+    frame = pd.concat(parts, ignore_index=True)
+    frame["dept"] = frame["dept"].astype(str)
+    frame = frame[frame["dept"] != HOSPITAL]
+    sums = ["cases", "grouped", "weighted_cases", "total_weight"]
+    rows = frame.groupby("dept", sort=True)[sums].sum().reset_index()
+    total = pd.DataFrame([[HOSPITAL, *(rows[c].sum() for c in sums)]], columns=["dept", *sums])
+    out = pd.concat([rows, total], ignore_index=True)
+    for c in sums[:-1]:
+        out[c] = out[c].astype(int)
+    out["total_weight"] = out["total_weight"].astype(float)
+    out["cmi"] = out["total_weight"] / out["weighted_cases"].where(out["weighted_cases"] > 0)
+    return out[CMI_COLUMNS]
