@@ -105,10 +105,7 @@ def _run(inputs: list[Path], profile_name: str | None, out: Path, settings: dict
     from rich.progress import Progress
 
     from hutong.adapters.profile import ProfileError, load_profile
-    from hutong.adapters.raw import UnreadableFile
-    from hutong.adapters.table import ProfileMismatch
     from hutong.pipeline import RunOptions, input_files, run
-    from hutong.quality.job import QcJobError
     from hutong.terminologies.codesystem import CodeListError
 
     store = settings.get("store")
@@ -141,16 +138,62 @@ def _run(inputs: list[Path], profile_name: str | None, out: Path, settings: dict
         dip_params=settings.get("dip_params"),
         deid_key=settings.get("deid_key"),
     )
+    for key in ("partition_size", "resume", "engine", "spark_master", "keep_work"):
+        if settings.get(key) is not None:
+            setattr(options, key, settings[key])
+    options.formats = tuple(settings.get("formats", ()))
+    if settings.get("progress") == "json":
+        return _call(run, files, options, on_file=_json_file, on_progress=_json_progress)
     with Progress(disable=quiet, transient=True) as progress:
         task = progress.add_task("reading / 读取", total=len(files))
+        stages: dict[str, object] = {}
 
         def on_file(source: str, read: int) -> None:
             progress.update(task, advance=1, description=f"{Path(source).name} ({read} records)")
 
-        try:
-            return run(files, options, on_file=on_file)
-        except (ProfileMismatch, UnreadableFile, QcJobError) as exc:
-            raise _fail(str(exc)) from None
+        def on_progress(stage: str, done: int, total: int) -> None:
+            label = {"deal": "partitioning / 分区", "partition": "processing / 处理"}[stage]
+            if stage not in stages:
+                stages[stage] = progress.add_task(label, total=total)
+            progress.update(stages[stage], completed=done, total=total)
+
+        return _call(run, files, options, on_file=on_file, on_progress=on_progress)
+
+
+def _call(run, files, options, **callbacks):
+    from hutong.adapters.raw import UnreadableFile
+    from hutong.adapters.table import ProfileMismatch
+    from hutong.quality.job import QcJobError
+
+    try:
+        return run(files, options, **callbacks)
+    except (ProfileMismatch, UnreadableFile, QcJobError) as exc:
+        raise _fail(str(exc)) from None
+
+
+def _json_file(source: str, read: int) -> None:
+    """--progress json: one JSON object a line on stderr, for machines."""
+    import json
+    import sys
+
+    print(json.dumps({"stage": "read", "file": source, "records": read}), file=sys.stderr)
+
+
+def _json_progress(stage: str, done: int, total: int) -> None:
+    import json
+    import sys
+
+    print(json.dumps({"stage": stage, "done": done, "total": total}), file=sys.stderr)
+
+
+def _check_choices(engine: str, formats: list[str], progress: str) -> None:
+    if engine not in ("local", "spark"):
+        raise _fail(f"--engine must be local or spark, not {engine!r}")
+    for fmt in formats:
+        if fmt != "parquet":
+            raise _fail(f"--format {fmt!r}: the extra format is parquet (CSV/NDJSON are always)")
+    if progress not in ("bar", "json"):
+        raise _fail(f"--progress must be bar or json, not {progress!r}")
 
 
 def _summary(result, out: Path) -> None:
@@ -249,6 +292,23 @@ def run_command(
     store: Annotated[
         bool, typer.Option(help="Use the terminology store (approved mappings, coders' queue)")
     ] = True,
+    partition_size: Annotated[
+        int, typer.Option(min=1, help="Stays per partition: bounds memory (default 50,000)")
+    ] = 50_000,
+    resume: Annotated[
+        bool, typer.Option(help="Go on from an interrupted run into the same OUT (same inputs)")
+    ] = False,
+    output_format: Annotated[
+        list[str] | None,
+        typer.Option("--format", help="Extra outputs: parquet (canonical tables, face sheet)"),
+    ] = None,
+    engine: Annotated[str, typer.Option(help="local (this process) or spark (PySpark)")] = "local",
+    spark_master: Annotated[
+        str, typer.Option(help="With --engine spark: local[N] or a cluster's master URL")
+    ] = "local[2]",
+    progress: Annotated[
+        str, typer.Option(help="bar (rich), or json (one line per step on stderr)")
+    ] = "bar",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar")] = False,
 ) -> None:
     """Convert vendor exports: canonical tables → FHIR NDJSON, 4101 face sheet, QC report.
@@ -261,8 +321,11 @@ def run_command(
         "auto_map": auto_map, "store": _store_for_run(db, store), "hl7_profile": hl7_profile,
         "deid": deid, "deid_key": _deid_key(deid, deid_key_file), "bundle": bundle,
         "drg_pack": drg_pack, "weights": weights, "base_rate": base_rate,
-        "dip_catalog": dip_catalog, "dip_params": dip_params,
+        "dip_catalog": dip_catalog, "dip_params": dip_params, "partition_size": partition_size,
+        "resume": resume, "formats": output_format or [], "engine": engine,
+        "spark_master": spark_master, "progress": progress,
     }  # fmt: skip
+    _check_choices(engine, output_format or [], progress)
     result = _run(inputs, profile, out, settings, quiet)
     used = result.manifest["profiles"]
     typer.echo(f"hutong run · {', '.join(used) if used else 'no table files'}")

@@ -1,13 +1,19 @@
 """A run: vendor exports → canonical tables → codes → FHIR + face sheet → QC, with a manifest.
 
-Every stage is a function of frames; this module only wires them and keeps the books: for each
-input file, records read = converted + rejected, and every reject is written with its reason.
+Memory is bounded by the partition size, not the input size: every input is read batch by
+batch and spilled to disk (``OUT/.hutong-work``), rows are dealt into partitions that hold whole
+patients (:mod:`hutong.partitions`), each partition goes through every stage alone
+(:mod:`hutong.stages`; in this process, or on Spark with ``engine="spark"``) and the outputs are
+assembled in partition order (:mod:`hutong.assemble`). A run killed part-way and started again
+with ``resume=True`` reuses the spill and the finished partitions and writes the same bytes.
+This module wires that and keeps the books: for each input file, records read = converted +
+rejected, and every reject is written with its reason.
 """
 
 from __future__ import annotations
 
 import json
-import re
+import shutil
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -16,23 +22,19 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from hutong import __version__
+from hutong import __version__, assemble
 from hutong.adapters.batch import Batch
 from hutong.adapters.detect import detect, reader
 from hutong.adapters.inspect import guess_profile
 from hutong.adapters.profile import Profile
 from hutong.adapters.table import batches, open_table
-from hutong.linking import link
-from hutong.mapping.facesheet import FaceSheet, build_facesheet, write_facesheet
-from hutong.mapping.fhir import emit_fhir, validate, write_ndjson
-from hutong.mapping.fhir.gate import validation_sample
-from hutong.model import REJECT_REASONS, SCHEMAS, Reject, conform, sort_rows
-from hutong.quality.job import DEFAULT_RULES, QcJob, load_job, run_qc
+from hutong.model import REJECT_REASONS, SCHEMAS, Reject
+from hutong.partitions import PARTS, SPILL, Spill, deal, partition_count, read_tables
+from hutong.quality.job import DEFAULT_RULES, QcJob, load_job, qc_finish
+from hutong.stages import DONE, Context, process, without_value
 from hutong.terminologies.codesystem import CodeSystem
 from hutong.terminologies.coding import (
     Coder,
-    apply_codes,
-    unmapped,
 )
 from hutong.terminologies.feed import feed_store, in_store
 
@@ -50,7 +52,8 @@ class RunOptions:
     procedure_codes: CodeSystem
     rule_pack: str = DEFAULT_RULES
     validate: str = "auto"  # all | sample | none | auto (all up to SAMPLE_ABOVE resources)
-    batch_size: int = 50_000
+    batch_size: int = 50_000  # rows per adapter batch
+    partition_size: int = 50_000  # stays per partition: what bounds a run's memory
     hl7_profile: Path | None = None  # an HL7 v2 profile (Z-segment maps, extra message types)
     bundle: bool = False  # also write FHIR transaction Bundles (PUT, idempotent) to OUT/bundles
     drg_pack: Path | None = None  # a CHS-DRG pack folder: cases are grouped into OUT/qc/
@@ -62,6 +65,11 @@ class RunOptions:
     deid_key: bytes | None = None  # the HMAC key (never written anywhere)
     store: Store | None = None  # approved mappings come from it; new local terms go to it
     auto_map: float | None = None  # accept the matcher's best candidate at or above this score
+    formats: tuple[str, ...] = ()  # extra output formats: "parquet"
+    resume: bool = False  # reuse the work folder of a run with the same inputs and options
+    engine: str = "local"  # local | spark
+    spark_master: str = "local[2]"  # with engine spark: local[N] or a cluster's master URL
+    keep_work: bool = False  # keep OUT/.hutong-work (spill and parts) after a finished run
 
     def systems(self) -> dict[str, CodeSystem]:
         return {"diagnosis": self.diagnosis_codes, "procedure": self.procedure_codes}
@@ -76,12 +84,10 @@ class RunOptions:
 
 @dataclass
 class RunResult:
-    """What a run produced: the manifest (also on disk), rejects, tables, face sheet, findings."""
+    """What a run produced: the manifest (also on disk), rejects and findings."""
 
     manifest: dict
     rejects: list[Reject]
-    tables: dict[str, pd.DataFrame]
-    facesheet: FaceSheet
     findings: pd.DataFrame
     fhir_errors: list[str] = field(default_factory=list)
 
@@ -116,6 +122,17 @@ class _Books:
 
     files: dict[str, dict] = field(default_factory=dict)
     rejects: list[Reject] = field(default_factory=list)
+    stays: int = 0  # encounter rows read (what sets the number of partitions)
+
+    def save(self, path: Path) -> None:
+        rejects = [r.to_dict() for r in self.rejects]
+        doc = {"files": self.files, "rejects": rejects, "stays": self.stays}
+        path.write_text(json.dumps(doc, ensure_ascii=False), "utf-8")
+
+    @classmethod
+    def load(cls, path: Path) -> _Books:
+        doc = json.loads(path.read_text("utf-8"))
+        return cls(doc["files"], [Reject(**r) for r in doc["rejects"]], doc["stays"])
 
     def open(self, source: str, kind: str, encoding: str | None) -> None:
         self.files[source] = {
@@ -151,9 +168,15 @@ class _Books:
 
 
 def run(
-    inputs: list[Path], options: RunOptions, on_file: Callable[[str, int], None] | None = None
+    inputs: list[Path],
+    options: RunOptions,
+    on_file: Callable[[str, int], None] | None = None,
+    on_progress: Callable[[str, int, int], None] | None = None,
 ) -> RunResult:
-    """Convert ``inputs`` with ``options``; write every output under ``options.out``."""
+    """Convert ``inputs`` with ``options``; write every output under ``options.out``.
+
+    ``on_file(source, records)`` is called after each input file, ``on_progress(stage, done,
+    total)`` as partitions are dealt, processed and assembled."""
     plan = [(path, detect(path)) for path in input_files(inputs)]
     qc = load_job(options.qc_job())  # rule packs, DRG pack, DIP catalog: bad files fail first
     # Each table file with the profile given, else the built-in one that fits it (a run may mix
@@ -166,64 +189,143 @@ def run(
     used = {p.name: p for p, *_ in opened.values()}
     if options.profile is None and len(used) == 1:
         options.profile = next(iter(used.values()))
-    books, parts = _read(plan, opened, options, on_file)
-
-    tables = {
-        t: pd.concat(p, ignore_index=True) if p else pd.DataFrame(columns=SCHEMAS[t].names)
-        for t, p in parts.items()
-    }
-    tables, repeated = _imaging(tables)
-    books.rejects.extend(repeated)
-    # HL7 feeds and CDA documents describe one stay in several messages or documents.
-    events = {s for s, entry in books.files.items() if entry["kind"] in ("hl7v2", "cda")}
-    tables, linked, link_notes = link(tables, events)
-    books.rejects.extend(linked)
-    coders = _coders(options)
-    for table, coder in coders.items():
-        tables[table] = apply_codes(tables[table], coder, table)
-    tables = {t: sort_rows(t, conform(t, f).to_pandas()) for t, f in tables.items()}
-    deid_report = None
-    if options.deid != "none":
-        tables, deid_report = _deidentify(tables, options)
-        books.rejects = [_without_value(r) for r in books.rejects]
-
+    progress = on_progress or (lambda stage, done, total: None)
     out = options.out
-    out.mkdir(parents=True, exist_ok=True)
-    sheet = build_facesheet(_inpatient(tables))
-    write_facesheet(sheet, out / "facesheet")
-
-    dropped: list[Reject] = []  # rows the emitters could not reference (should stay empty)
-    resources = emit_fhir(tables, dropped)
-    mode, checked = validation_sample(options.validate, resources)
-    fhir_errors = validate(checked) if mode != "none" else []
-    fhir_counts = write_ndjson(resources, out / "fhir")
-    if options.bundle:
-        from hutong.mapping.fhir.bundle import write_bundles
-
-        write_bundles(resources, out / "bundles")
+    work = out / WORK
+    books = _spill(plan, opened, options, work, on_file)
+    stays = books.stays
+    count = partition_count(stays, options.partition_size)
+    if count == 1:
+        inputs_of = [work / SPILL]
+    elif options.resume and (work / "dealt").exists():
+        inputs_of = [work / PARTS / f"p{i:05d}" for i in range(count)]
+    else:
+        progress("deal", 0, count)
+        inputs_of = deal(work / SPILL, work / PARTS, count)
+        (work / "dealt").write_text("", "utf-8")
+    progress("deal", count, count)
 
     title = f"hutong QC · {', '.join(sorted(used)) or 'run'}"
     qc = replace(qc, job=options.qc_job(title))
-    removed = deid_fields(deid_report) if deid_report else frozenset()
-    findings, qc_summary = run_qc(sheet, out / "qc", qc, options.systems(), removed)
+    events = {s for s, entry in books.files.items() if entry["kind"] in ("hl7v2", "cda")}
+    ctx = Context(
+        coders=_coders(options), qc=qc, codes=options.systems(), events=frozenset(events),
+        validate=options.validate, bundle=options.bundle, parquet="parquet" in options.formats,
+        deid=options.deid, deid_key=options.deid_key,
+    )  # fmt: skip
+    parts = [work / "out" / f"p{i:05d}" for i in range(count)]
+    todo = [i for i in range(count) if not (options.resume and (parts[i] / DONE).exists())]
+    if options.engine == "spark" and todo:
+        from hutong.engines.spark import process_on_spark
 
-    queue = unmapped(tables, coders)
-    if options.store is not None:
-        feed_store(options.store, tables, coders)
+        process_on_spark([inputs_of[i] for i in todo], [parts[i] for i in todo], ctx,
+                         options.spark_master)  # fmt: skip
+    done = count - len(todo)
+    for i in range(count):
+        if i in todo and options.engine != "spark":
+            if parts[i].exists():
+                shutil.rmtree(parts[i])
+            process(read_tables(inputs_of[i]), ctx, parts[i])
+            _stop_for_tests(i)
+        if options.store is not None and not (parts[i] / "fed").exists():
+            _feed(options.store, parts[i], ctx.coders)
+            (parts[i] / "fed").write_text("", "utf-8")
+        if i in todo:
+            done += 1
+            progress("partition", done, count)
+
+    result = _assemble(parts, options, books, ctx, used)
+    if not options.keep_work:
+        shutil.rmtree(work, ignore_errors=True)
+    return result
+
+
+WORK = ".hutong-work"
+
+
+def _spill(plan, opened, options: RunOptions, work: Path, on_file) -> _Books:
+    """Every input read once into the spill, or the spill of the interrupted run reused."""
+    state = json.dumps(_fingerprint(plan, options), sort_keys=True)
+    done = work / SPILL / DONE
+    if options.resume and done.exists() and (work / "state.json").read_text("utf-8") == state:
+        return _Books.load(work / "books.json")
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    (work / "state.json").write_text(state, "utf-8")
+    spill = Spill(work / SPILL)
+    books = _read(plan, opened, options, on_file, spill)
+    spill.close()
+    books.stays = spill.rows.get("encounter", 0)
+    books.save(work / "books.json")
+    done.write_text("", "utf-8")
+    return books
+
+
+def _fingerprint(plan, options: RunOptions) -> dict:
+    """What must match for --resume: the inputs (path, size, modification time) and every
+    option that changes an output."""
+    files = []
+    for path, fmt in plan:
+        stat = path.stat()
+        files.append([path.as_posix(), fmt, stat.st_size, stat.st_mtime_ns])
+    keep = {
+        k: str(v)
+        for k, v in vars(options).items()
+        if k not in ("store", "deid_key", "resume", "engine", "spark_master", "profile")
+    }
+    return {"files": files, "options": keep, "profile": getattr(options.profile, "name", None)}
+
+
+def _stop_for_tests(index: int) -> None:
+    """HUTONG_TEST_STOP_AFTER=N ends the process abruptly after N partitions (a kill, for the
+    resume test; no cleanup runs)."""
+    import os
+
+    stop = os.environ.get("HUTONG_TEST_STOP_AFTER")
+    if stop is not None and index + 1 >= int(stop):
+        os._exit(137)
+
+
+def _feed(store: Store, part: Path, coders: dict[str, Coder]) -> None:
+    """Record a partition's local terms in the store (once per partition, also on resume)."""
+    tables = {t: pd.read_parquet(part / "terms" / f"{t}.parquet") for t in coders}
+    feed_store(store, tables, coders)
+
+
+def _assemble(parts: list[Path], options: RunOptions, books, ctx: Context, used) -> RunResult:
+    out = options.out
+    assemble.facesheet(parts, out / "facesheet")
+    fhir_counts = assemble.fhir(parts, out / "fhir")
+    if options.bundle:
+        assemble.bundles(parts, out / "bundles")
+    if ctx.parquet:
+        assemble.parquet(parts, out / "parquet")
+    findings, qc_summary = qc_finish([p / "qc" for p in parts], out / "qc", ctx.qc, ctx.codes)
+    queue = assemble.queue(parts)
     queue.to_csv(out / "unmapped.csv", index=False, encoding="utf-8-sig", lineterminator="\n")
-    rejects = sorted(books.rejects, key=lambda r: (r.source, _locator_key(r.locator)))
+    rejects = list(books.rejects)
+    for part in parts:
+        with (part / "rejects.ndjson").open(encoding="utf-8") as lines:
+            rejects += [Reject(**json.loads(line)) for line in lines]
+    if options.deid != "none":
+        rejects = [without_value(r) for r in rejects]
+    rejects.sort(key=lambda r: (r.source, _locator_key(r.locator)))
     _write_rejects(rejects, out / "rejects.ndjson")
+    books.rejects = rejects  # the per-file counts include linking's rejects
+    totals = assemble.counts(parts)
+    if "deid" in totals:
+        from hutong.mapping.deid import load_deid_profile
 
-    manifest = _manifest(options, books, tables, sheet, fhir_counts, fhir_errors, qc_summary, queue)
-    manifest["fhir"]["validated"] = mode
-    manifest["deid"] = deid_report
-    manifest["linking"] = link_notes
+        k = getattr(load_deid_profile(options.deid), "k", 5)
+        totals["deid"]["k_anonymity"] = assemble.kanon(parts, k)
+    manifest = _manifest(options, books, totals, fhir_counts, qc_summary, queue)
     manifest["profiles"] = sorted(used)
-    manifest["fhir"]["dropped"] = [r.line() for r in dropped]
+    manifest["partitions"] = len(parts)
     (out / "manifest.json").write_text(
         json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", "utf-8"
     )
-    return RunResult(manifest, rejects, tables, sheet, findings, fhir_errors)
+    return RunResult(manifest, rejects, findings, totals["fhir_errors"])
 
 
 NAME_COLUMNS = {
@@ -257,43 +359,9 @@ def input_names(inputs: list[Path], profile: Profile | None = None) -> set[str]:
     return names
 
 
-def deid_fields(report: dict) -> frozenset[str]:
-    """Face-sheet fields a de-identification emptied (removed columns; birth dates of the
-    elderly), so QC does not report them as missing."""
-    renamed = {"patient.name": "psn_name"}  # the face sheet's names for canonical columns
-    fields = {renamed.get(spec, spec.split(".", 1)[1]) for spec in report.get("removed", {})}
-    if report.get("ages_grouped"):
-        fields.add("brdy")
-    return frozenset(fields)
-
-
-def _deidentify(tables: dict[str, pd.DataFrame], options: RunOptions) -> tuple[dict, dict]:
-    """De-identified tables (every output is built from them) and the report for the manifest."""
-    from hutong.mapping.deid import deidentify, k_anonymity, load_deid_profile
-
-    if not options.deid_key:
-        raise ValueError("--deid needs a key: --deid-key-file PATH or HUTONG_DEID_KEY / 缺少密钥")
-    profile = load_deid_profile(options.deid)
-    out, report = deidentify(tables, profile, options.deid_key)
-    out = {t: sort_rows(t, conform(t, f).to_pandas()) for t, f in out.items()}
-    k = getattr(profile, "k", 5)
-    return out, {"profile": profile.name, **report, "k_anonymity": k_anonymity(out, k)}
-
-
-_QUOTED = re.compile(r": '.*'$")
-
-
-def _without_value(reject: Reject) -> Reject:
-    """A reject as written in a de-identified run: where and why, not the offending value
-    (a malformed birth date or name is personal data too)."""
-    return Reject(reject.source, reject.locator, reject.reason, _QUOTED.sub("", reject.message),
-                  reject.field, None)  # fmt: skip
-
-
-def _read(plan, opened, options: RunOptions, on_file) -> tuple[_Books, dict[str, list]]:
-    """Every input through its adapter, batch by batch, keeping the books per file."""
+def _read(plan, opened, options: RunOptions, on_file, spill: Spill) -> _Books:
+    """Every input through its adapter, batch by batch, into the spill; the books per file."""
     books = _Books()
-    parts: dict[str, list[pd.DataFrame]] = {t: [] for t in SCHEMAS}
     for path, fmt in plan:
         source = path.as_posix()
         if fmt == "table":
@@ -314,51 +382,10 @@ def _read(plan, opened, options: RunOptions, on_file) -> tuple[_Books, dict[str,
         for batch in stream:
             books.add(batch)
             for table, frame in batch.tables.items():
-                parts[table].append(frame)
+                spill.add(table, frame)
         if on_file:
             on_file(source, books.files[source]["read"])
-    return books, parts
-
-
-def _imaging(tables: dict[str, pd.DataFrame]) -> tuple[dict[str, pd.DataFrame], list[Reject]]:
-    """Study and series rows from every DICOM instance of the run (a study spans batches).
-
-    The same instance met again (a copy, another encoding of it, a DICOMDIR entry for a file
-    also walked) is a duplicate record: rejected, so each instance counts once.
-    """
-    instances = tables["imaging_instance"]
-    if instances.empty:
-        return tables, []
-    from hutong.adapters.dicom import aggregate
-
-    dup = instances.duplicated("sop_instance_uid", keep="first")
-    rejects = [
-        Reject(
-            r.source,
-            r.locator,
-            "duplicate",
-            "instance already read / 重复的影像实例",
-            "(0008,0018) SOPInstanceUID",
-            r.sop_instance_uid,
-        )
-        for r in instances[dup].itertuples()
-    ]
-    instances = instances[~dup]
-    studies, series = aggregate(instances, tables["imaging_study"], tables["imaging_series"])
-    return {**tables, "imaging_instance": instances, "imaging_study": studies,
-            "imaging_series": series}, rejects  # fmt: skip
-
-
-def _inpatient(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
-    """Only discharged inpatient stays get a face sheet (结算清单 is for settled stays)."""
-    enc = tables["encounter"]
-    keep = (enc["enc_class"] == "IMP") & enc["dscg_time"].notna()
-    stays = set(enc.loc[keep, "mdtrt_id"])
-    out = dict(tables)
-    out["encounter"] = enc[keep]
-    for table in ("diagnosis", "procedure", "charge"):
-        out[table] = tables[table][tables[table]["mdtrt_id"].isin(stays)]
-    return out
+    return books
 
 
 def _coders(options: RunOptions) -> dict[str, Coder]:
@@ -388,7 +415,7 @@ def _write_rejects(rejects: list[Reject], path: Path) -> None:
 QC_SUMMARY = ("findings", "by_severity", "top_rules", "score", "indicators", "suppressed_by_deid")
 
 
-def _manifest(options, books, tables, sheet, fhir_counts, fhir_errors, qc, queue) -> dict:
+def _manifest(options, books, totals, fhir_counts, qc, queue) -> dict:
     profile = options.profile
     rules = qc["rules"]
     return {
@@ -410,22 +437,20 @@ def _manifest(options, books, tables, sheet, fhir_counts, fhir_errors, qc, queue
         ],
         "inputs": books.summary(),
         "reject_reasons": REJECT_REASONS,
-        "tables": {t: len(f) for t, f in tables.items()},
-        "facesheet": {
-            n: len(sheet.node(n)) for n in ("setlinfo", "diseinfo", "oprninfo", "iteminfo")
-        },
+        "tables": {t: totals["tables"].get(t, 0) for t in SCHEMAS},
+        "facesheet": totals["facesheet"],
         "fhir": {
             "resources": fhir_counts,
-            "validated": options.validate,
-            "errors": fhir_errors[:100],
+            "validated": totals["fhir_validated"],
+            "errors": totals["fhir_errors"][:100],
+            "dropped": totals["dropped"],
         },
         "qc": {k: qc[k] for k in QC_SUMMARY if k in qc},
         "drg": qc.get("drg"),
         "dip": qc.get("dip"),
         "unmapped_codes": len(queue),
-        "coding": {
-            t: {k: int(v) for k, v in tables[t]["map_status"].value_counts().sort_index().items()}
-            for t in ("diagnosis", "procedure")
-        },
+        "coding": totals["coding"],
         "auto_map": options.auto_map,
+        "deid": totals.get("deid"),
+        "linking": totals["linking"],
     }

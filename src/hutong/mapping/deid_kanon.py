@@ -49,10 +49,21 @@ def quasi_identifiers(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     )
 
 
+def class_sizes(tables: dict[str, pd.DataFrame]) -> pd.Series:
+    """Stays per quasi-identifier class (indexed by the class values; '' for a missing one)."""
+    qi = quasi_identifiers(tables).astype(object).where(lambda f: f.notna(), "")
+    return qi.groupby(list(QUASI_IDENTIFIERS), sort=True).size()
+
+
 def k_anonymity(tables: dict[str, pd.DataFrame], k: int) -> dict:
     """Class count, smallest class and the classes smaller than ``k`` (QI values and size)."""
-    qi = quasi_identifiers(tables).astype(object).where(lambda f: f.notna(), "")
-    sizes = qi.groupby(list(QUASI_IDENTIFIERS), sort=True).size()
+    return k_report(class_sizes(tables), k)
+
+
+def k_report(sizes: pd.Series, k: int) -> dict:
+    """The k-anonymity report of class sizes (several partitions' sizes summed first)."""
+    if len(sizes):
+        sizes = sizes.groupby(level=list(range(sizes.index.nlevels)), sort=True).sum()
     small = sizes[sizes < k].sort_values(kind="mergesort")
     listed = [
         {**dict(zip(QUASI_IDENTIFIERS, values, strict=True)), "size": int(size)}
@@ -61,7 +72,7 @@ def k_anonymity(tables: dict[str, pd.DataFrame], k: int) -> dict:
     return {
         "k": k,
         "quasi_identifiers": list(QUASI_IDENTIFIERS),
-        "records": len(qi),
+        "records": int(sizes.sum()),
         "classes": len(sizes),
         "smallest": int(sizes.min()) if len(sizes) else 0,
         "small_classes_count": len(small),
