@@ -215,6 +215,9 @@ def run(
     )  # fmt: skip
     parts = [work / "out" / f"p{i:05d}" for i in range(count)]
     todo = [i for i in range(count) if not (options.resume and (parts[i] / DONE).exists())]
+    for i in todo:
+        if parts[i].exists():
+            shutil.rmtree(parts[i])  # a partition the interrupted run left half done
     if options.engine == "spark" and todo:
         from hutong.engines.spark import process_on_spark
 
@@ -223,8 +226,6 @@ def run(
     done = count - len(todo)
     for i in range(count):
         if i in todo and options.engine != "spark":
-            if parts[i].exists():
-                shutil.rmtree(parts[i])
             process(read_tables(inputs_of[i]), ctx, parts[i])
             _stop_for_tests(i)
         if options.store is not None and not (parts[i] / "fed").exists():

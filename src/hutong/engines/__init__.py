@@ -1,0 +1,1 @@
+"""Engines that run a run's partitions elsewhere than in this process (Spark)."""
