@@ -1,52 +1,84 @@
-"""Table ingest → face sheet → FHIR → QC on synthetic exports: prints cases/s and peak RSS.
+"""The whole run at scale: table ingest → canonical tables → face sheet + FHIR → QC → grouping,
+in a child process (``hutong run``), printing cases/s and peak RSS for each size given.
 
-Usage: python benchmarks/run_pipeline.py [--cases 2000] [--vendor vendor-a]
-Performance targets live here, never in unit tests.
+Usage: python benchmarks/run_pipeline.py [--cases 100000 1000000] [--vendor vendor-a]
+       [--partition-size 50000] [--drg-pack sample] [--keep DIR] [--validate none|sample|all]
+
+Inputs are generated once per size (streaming, seeded) into a temporary folder, or into --keep
+to reuse between runs. Targets (the issue's; measured here, never in unit tests): 1M cases
+≤ 120 s through face sheet + QC + grouping at ≤ 2 GB peak RSS, and the peak RSS at 1M within
+10 % of that at 100k (memory follows the partition size, not the input size).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import resource
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-from hutong.adapters.profile import load_profile
-from hutong.pipeline import RunOptions, run
 from hutong.synthetic import generate
-from hutong.terminologies.codesystem import DIAGNOSIS, PROCEDURE, sample_code_system
+
+MIB = 1024  # ru_maxrss is in KiB on Linux
+
+
+def run_once(inputs: Path, out: Path, args: argparse.Namespace) -> tuple[float, float, dict]:
+    """Seconds, child peak RSS (MiB) and the manifest of one `hutong run` in a fresh process."""
+    command = [sys.executable, "-m", "hutong.cli", "run", str(inputs), "-o", str(out), "-q",
+               "--no-store", "--profile", args.vendor, "--validate", args.validate,
+               "--partition-size", str(args.partition_size),
+               "--drg-pack", args.drg_pack]  # fmt: skip
+    start = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(done.stderr[-2000:])
+    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / MIB
+    return seconds, rss, json.loads((out / "manifest.json").read_text("utf-8"))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--cases", type=int, default=2000)
+    parser.add_argument("--cases", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--vendor", default="vendor-a", choices=["vendor-a", "vendor-b"])
-    parser.add_argument("--validate", action="store_true", help="include FHIR model validation")
+    parser.add_argument("--partition-size", type=int, default=50_000)
+    parser.add_argument("--drg-pack", default="sample")
+    parser.add_argument("--validate", default="sample", choices=["none", "sample", "all"])
+    parser.add_argument("--keep", type=Path, help="folder for the generated inputs (reused)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        inputs = Path(tmp) / "in"
+    base = args.keep or Path(tempfile.mkdtemp(prefix="hutong-bench-"))
+    print(f"machine: {os.cpu_count()} cores; vendor {args.vendor}; partitions of "
+          f"{args.partition_size:,} stays; FHIR validation {args.validate}")  # fmt: skip
+    print(f"{'cases':>10} {'generate s':>11} {'run s':>8} {'cases/s':>9} {'peak RSS MiB':>13}"
+          f" {'FHIR resources':>15} {'findings':>9}")  # fmt: skip
+    rows = []
+    for cases in args.cases:
+        inputs = base / f"{args.vendor}-{cases}"
         t0 = time.perf_counter()
-        generate(args.vendor, args.cases, 1, inputs)
-        t1 = time.perf_counter()
-        options = RunOptions(
-            profile=load_profile(args.vendor),
-            out=Path(tmp) / "out",
-            diagnosis_codes=sample_code_system(DIAGNOSIS),
-            procedure_codes=sample_code_system(PROCEDURE),
-            validate="all" if args.validate else "none",
-        )
-        result = run([inputs], options)
-        t2 = time.perf_counter()
-    cases = result.manifest["tables"]["encounter"]
-    resources = sum(result.manifest["fhir"]["resources"].values())
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"generate  {args.cases} cases ({args.vendor}): {t1 - t0:.2f} s")
-    print(
-        f"pipeline  {cases} cases, {resources} FHIR resources, "
-        f"validate={args.validate}: {t2 - t1:.2f} s"
-    )
-    print(f"          {cases / (t2 - t1):,.0f} cases/s   peak RSS {rss:,.0f} MiB")
+        if not (inputs / ".complete").exists():
+            generate(args.vendor, cases, 1, inputs)
+            (inputs / ".complete").write_text("", "utf-8")
+        made = time.perf_counter() - t0
+        with tempfile.TemporaryDirectory(prefix="hutong-bench-out-") as out:
+            seconds, rss, manifest = run_once(inputs, Path(out) / "out", args)
+        stays = manifest["tables"]["encounter"]
+        resources = sum(manifest["fhir"]["resources"].values())
+        rows.append((cases, seconds, rss))
+        print(f"{stays:>10,} {made:>11.1f} {seconds:>8.1f} {stays / seconds:>9,.0f} {rss:>13,.0f}"
+              f" {resources:>15,} {manifest['qc']['findings']:>9,}")  # fmt: skip
+    if len(rows) >= 2:
+        (small, _, rss_small), (large, t_large, rss_large) = rows[0], rows[-1]
+        growth = rss_large / rss_small - 1
+        print(f"peak RSS {large:,} vs {small:,} cases: {growth:+.1%} (target within ±10 %)")
+        per_million = t_large * 1_000_000 / large
+        verdict = "PASS" if rss_large <= 2048 else "MISS"
+        print(f"1M cases (all outputs incl. FHIR): {per_million:,.0f} s (target ≤ 120 s for face"
+              f" sheet + QC + grouping); peak RSS ≤ 2 GB: {verdict}")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -129,9 +129,17 @@ def validation_sample(
         step = max(1, len(items) // SAMPLE_SIZE)
         sample[kind] = items[::step]
     kept = {f"{k}/{r['id']}" for k, items in sample.items() for r in items}
-    # Resources the sampled ones refer to come along, so references still resolve.
-    wanted = {t for items in sample.values() for r in items for t in references(r)} - kept
-    for kind, items in resources.items():
-        extra = [r for r in items if f"{kind}/{r['id']}" in wanted]
-        sample[kind] = sample[kind] + extra
+    # Resources the sampled ones refer to come along (and theirs, to the end), so every
+    # reference in the sample still resolves.
+    by_id = {f"{k}/{r['id']}": (k, r) for k, items in resources.items() for r in items}
+    todo = [r for items in sample.values() for r in items]
+    while todo:
+        wanted = {t for r in todo for t in references(r)} - kept
+        todo = []
+        for target in sorted(wanted):
+            if target in by_id:
+                kind, resource = by_id[target]
+                sample[kind].append(resource)
+                todo.append(resource)
+            kept.add(target)
     return mode, sample
