@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 from pydicom.dataset import Dataset
+from pydicom.tag import Tag
 
 from hutong.adapters.batch import Batch
 from hutong.adapters.dicom_dir import RECORDS, Entry, entries, is_dicomdir, referenced
@@ -33,6 +34,9 @@ from hutong.model import Reject
 __all__ = ["aggregate", "read", "read_dir", "sniff"]
 
 HEAD = 4096  # bytes :func:`sniff` needs at most
+# The elements read, as pydicom tags once (pydicom converts what it is given on every read).
+FILE_TAGS = [Tag(t) for t in TAGS]
+HEADER_TAGS = [Tag(t) for t in TAGS + DIR_TAGS]
 Outcome = dict | Reject | str  # a record's values, its reject, or a note on the input
 
 
@@ -86,7 +90,7 @@ def _folder(folder: Path, source: str, ledger: _Ledger) -> Iterator[Outcome]:
         yield from _open(path, source, path.relative_to(folder).as_posix(), ledger)[1]
     skipped = []
     for path in files:
-        if path in dicomdirs or path.resolve() in ledger.claimed:
+        if path in dicomdirs or (ledger.claimed and path.resolve() in ledger.claimed):
             continue
         where = path.relative_to(folder).as_posix()
         try:
@@ -130,11 +134,11 @@ def _open(
 ) -> tuple[str, Iterable[Outcome]]:
     """What a file is ("dicom" or "dicomdir") and its records."""
     try:
-        ds = read_header(path, TAGS + DIR_TAGS, head)
+        ds = read_header(path, HEADER_TAGS, head)
         if is_dicomdir(ds):
             item = ds.get_item(RECORDS, keep_deferred=True)
             if item is not None and item.value is None:  # larger than a value kept in memory
-                ds = read_header(path, TAGS + DIR_TAGS, head, defer=None)
+                ds = read_header(path, HEADER_TAGS, head, defer=None)
             return "dicomdir", _directory(path, ds, source, where, ledger)
         return "dicom", [_instance(ds, [], source, where)]
     except Refused as err:
@@ -175,7 +179,7 @@ def _directory(
                 target = referenced(path.parent, entry.file_id, listings)
                 if target.is_file():
                     ledger.claimed.add(target.resolve())
-                    found = read_header(target, TAGS)
+                    found = read_header(target, FILE_TAGS)
                 else:
                     absent += 1
         except Refused as err:

@@ -11,6 +11,7 @@ Pixel data is never read, let alone decoded.
 
 from __future__ import annotations
 
+import os
 import struct
 import warnings
 import zlib
@@ -120,6 +121,7 @@ class _Budget:
 
     def __init__(self, raw: BinaryIO, origin: int, limit: int):
         self._raw = raw
+        self._read = raw.read
         self._origin = origin
         self._limit = limit
         self.spent = 0
@@ -134,13 +136,15 @@ class _Budget:
         return self.refused
 
     def read(self, size: int | None = -1) -> bytes:
+        # pydicom calls this a few hundred times per file: kept to the fewest lookups
         if size is None or size < 0:
             return self._rest()
-        data = self._raw.read(size)
-        self.spent += len(data)
+        data = self._read(size)
+        got = len(data)
+        self.spent += got
         if self.spent > self._limit:
             raise self._refuse(f"header larger than {self._limit >> 20} MiB / 文件头过大")
-        if 0 < len(data) < size <= 12:
+        if got < size and got and size <= 12:
             self.short = True
         return data
 
@@ -194,7 +198,7 @@ def read_header(
     nests sequences without end or is larger than the reader's budget.
     """
     with path.open("rb") as raw:
-        size = path.stat().st_size
+        size = os.fstat(raw.fileno()).st_size
         found = layout(head if head is not None else raw.read(4096))
         if found is None:
             raise Refused("malformed", "not a DICOM file / 不是DICOM文件")

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 
 import pandas as pd
 from pydicom.dataset import Dataset
+from pydicom.tag import Tag
 
 from hutong.adapters.cells import parse_datetimes
 from hutong.adapters.dicom_header import Refused
@@ -47,6 +48,8 @@ FIELDS: dict[str, tuple[str, tuple[int, ...]]] = {
     "manufacturer": ("text", (0x00080070,)),
 }
 TAGS = sorted({t for _, tags in FIELDS.values() for t in tags if t >> 16 != 0x0002})
+# FIELDS with pydicom tags, which a Dataset looks up without converting them first
+_LOOKUP = {column: (kind, tuple(Tag(t) for t in tags)) for column, (kind, tags) in FIELDS.items()}
 REQUIRED = ("sop_instance_uid", "series_uid", "study_uid", "patient_id")
 
 # DICOM PatientSex (PS3.3 C.7.1.1) → GB/T 2261.1-2003 人的性别代码; anything else is 0 未知.
@@ -101,7 +104,7 @@ def record(chain: Iterable[tuple[Dataset, Charset]], source: str, locator: str) 
     chain = list(chain)
     notes: list[str] = []
     values: dict = {}
-    for column, (kind, tags) in FIELDS.items():
+    for column, (kind, tags) in _LOOKUP.items():
         values[column] = None
         for tag, (ds, charset) in ((t, link) for t in tags for link in chain):
             if tag in ds:

@@ -104,7 +104,8 @@ class Segment:
         """Raw repetitions of field ``n`` (MSH-2 is never split)."""
         cached = self._reps.get(n)
         if cached is None:
-            raw = self.raw(n)
+            fields = self.fields
+            raw = fields[n] if 0 < n < len(fields) else ""
             if not raw or (self.name == "MSH" and n <= 2):
                 cached = [raw] if raw else []
             else:
@@ -115,12 +116,19 @@ class Segment:
     def value(self, n: int, comp: int = 1, sub: int = 1, rep: int = 1) -> str:
         """Decoded text of field ``n``, component ``comp``, subcomponent ``sub``, repetition
         ``rep`` (all from 1); ``""`` when absent or sent as the null ``""``."""
-        reps = self.reps(n)
-        return (
-            leaf(reps[rep - 1], self.syntax, comp, sub, f"{self.name}-{n}")
-            if rep <= len(reps)
-            else ""
-        )
+        reps = self._reps.get(n)
+        if reps is None:
+            reps = self.reps(n)
+        if rep > len(reps):
+            return ""
+        raw = reps[rep - 1]
+        d = self.syntax.delimiters
+        if sub == 1 and not d.truncation and d.escape not in raw and d.subcomponent not in raw:
+            # leaf() of a value with nothing to decode, without its calls
+            parts = raw.split(d.component, comp)
+            part = parts[comp - 1] if comp <= len(parts) else ""
+            return "" if part == '""' else part
+        return leaf(raw, self.syntax, comp, sub, f"{self.name}-{n}")
 
     def components(self, n: int, rep: int = 1) -> list[str]:
         """Decoded components of one repetition of field ``n`` (subcomponents joined by a space)."""

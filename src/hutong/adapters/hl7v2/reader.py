@@ -9,6 +9,7 @@ record of its own, rejected. Nothing raises for bad input: a bug in a converter 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import repeat
 from pathlib import Path
 
 import pandas as pd
@@ -127,7 +128,7 @@ def frame(table: str, rows: list[dict]) -> pd.DataFrame:
     """Rows as a frame with the table's canonical columns and dtypes."""
     columns = {}
     for f in SCHEMAS[table]:
-        values = [row.get(f.name) for row in rows]
+        values = list(map(dict.get, rows, repeat(f.name)))  # row.get(name) for each row
         if pa.types.is_timestamp(f.type):
             dtype = "datetime64[s]"
         elif pa.types.is_integer(f.type):

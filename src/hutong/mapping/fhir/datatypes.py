@@ -21,6 +21,7 @@ import pandas as pd
 from hutong.mapping.fhir.systems import hl7
 from hutong.terminologies.valuesets import valueset
 
+NUMBERS = (int, float, Decimal)  # kept by compact even when zero
 TZ = "Asia/Shanghai"  # canonical timestamps are naive local China time
 
 
@@ -49,9 +50,32 @@ def date_times(column: pd.Series) -> pd.Series:
         moments = moments.dt.tz_localize(TZ, ambiguous=standard_time, nonexistent="shift_forward")
     else:
         moments = moments.dt.tz_convert(TZ)
+    present = moments.notna().to_numpy()
+    if not present.any():
+        return pd.Series([None] * len(moments), index=column.index, dtype=object)
+    # strftime formats element by element in Python; numpy writes the wall times at once and
+    # each distinct UTC offset (a handful: +08:00, +09:00 in summer time) is spelled once.
+    wall = moments.dt.tz_localize(None).to_numpy()
+    offsets = (wall - moments.dt.tz_convert(None).to_numpy()).astype("timedelta64[s]")
+    offsets = offsets.astype(np.int64)
+    texts = np.datetime_as_string(wall.astype("datetime64[s]"), unit="s").astype(object)
+    zones = {}
+    for seconds in np.unique(offsets[present]).tolist():
+        first = int(np.flatnonzero(present & (offsets == seconds))[0])
+        zones[seconds] = _stamp(moments.iloc[first : first + 1]).iloc[0][19:]
+    stamped = [
+        text + zones[seconds] if ok else None
+        for text, seconds, ok in zip(
+            texts.tolist(), offsets.tolist(), present.tolist(), strict=True
+        )
+    ]
+    return pd.Series(stamped, index=column.index, dtype=object)
+
+
+def _stamp(moments: pd.Series) -> pd.Series:
+    """The strftime spelling of aware moments (the reference :func:`date_times` follows)."""
     stamped = moments.dt.strftime("%Y-%m-%dT%H:%M:%S%z")
-    stamped = stamped.str[:-2] + ":" + stamped.str[-2:]
-    return stamped.astype(object).where(moments.notna(), None)
+    return stamped.str[:-2] + ":" + stamped.str[-2:]
 
 
 def dates(column: pd.Series) -> pd.Series:
@@ -69,7 +93,7 @@ def per_value(column: pd.Series, make: Callable[[str], str]) -> pd.Series:
 def compact(element: dict) -> dict:
     """The element without keys whose value is missing or empty."""
     # Numbers (a rank, 0 days, a 0.0 result) are kept; None, "", [] and {} are falsy and dropped.
-    return {k: v for k, v in element.items() if v or isinstance(v, int | float | Decimal)}
+    return {k: v for k, v in element.items() if v or (v is not None and isinstance(v, NUMBERS))}
 
 
 def coding(system: str | None, code: str | None, display: str | None = None) -> dict | None:

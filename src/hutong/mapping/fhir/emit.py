@@ -104,13 +104,18 @@ def _paused_gc() -> Iterator[None]:
     """Pause the cyclic garbage collector while building resources.
 
     Millions of small acyclic dicts trigger repeated full collections that find nothing and
-    double the run time; reference counting still frees everything as usual.
+    double the run time; reference counting still frees everything as usual. On the way out
+    the objects made meanwhile are moved to the oldest generation at once (freeze + unfreeze
+    splice lists), else the first young collection after ``gc.enable`` walks them all.
     """
     was_enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
+        if gc.get_freeze_count() == 0:  # never thaw what the application froze itself
+            gc.freeze()
+            gc.unfreeze()
         if was_enabled:
             gc.enable()
 
@@ -183,21 +188,23 @@ def _claims(
     fees = valueset("med_chrgitm")
     amounts = claim.amounts(column(charges, "amt"))
     usable = []
-    for (_, row), value in zip(charges.iterrows(), amounts, strict=True):
-        category = row["med_chrgitm"]
+    for i, (category, stay, value) in enumerate(
+        zip(charges["med_chrgitm"].tolist(), charges["encounter"].tolist(), amounts, strict=True)
+    ):
         if category is None:
             problem = ("missing_value", "med_chrgitm", "without fee category / 必填值缺失")
         elif category not in fees:
             problem = ("unknown_code", "med_chrgitm", "fee category not in med_chrgitm / 未知代码")
         elif value is None:
             problem = ("missing_value", "amt", "without amount / 必填值缺失")
-        elif row["encounter"] in undated:
+        elif stay in undated:
             problem = ("missing_value", "dscg_time", "stay has no discharge or admission time")
         else:
             usable.append(True)
             continue
         usable.append(False)
         reason, field, why = problem
+        row = charges.iloc[i]
         text = f"charge of encounter {row['mdtrt_id']!r} {why}: not converted to FHIR"
         found.append(_reject(row, reason, text, field))
     kept = charges[pd.Series(usable, index=charges.index, dtype=bool)]

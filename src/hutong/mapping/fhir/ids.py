@@ -7,6 +7,7 @@ overwrites rather than duplicates on a FHIR server.
 from __future__ import annotations
 
 import uuid
+from hashlib import sha1
 
 import pandas as pd
 
@@ -26,9 +27,19 @@ def resource_id(system: str, value: str) -> str:
 def resource_ids(systems: pd.Series, values: pd.Series) -> pd.Series:
     """Column form of :func:`resource_id` (``uuid5`` has no vectorised kernel; this is the one
     per-value step, and it works on plain strings)."""
-    ns = namespace()
+    prefix = namespace().bytes
     keys = systems.astype(str) + "|" + values.astype(str)
-    return pd.Series([str(uuid.uuid5(ns, key)) for key in keys], index=systems.index, dtype=object)
+    return pd.Series([_uuid5(prefix, key) for key in keys], index=systems.index, dtype=object)
+
+
+def _uuid5(prefix: bytes, name: str) -> str:
+    """``str(uuid.uuid5(namespace, name))`` (RFC 4122 §4.3) without building UUID objects;
+    ``prefix`` is the namespace's bytes."""
+    digest = bytearray(sha1(prefix + name.encode("utf-8"), usedforsecurity=False).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def vendor_keyed(frame: pd.DataFrame, column: str) -> pd.DataFrame:
