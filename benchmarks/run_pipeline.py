@@ -2,7 +2,7 @@
 in a child process (``hutong run``), printing cases/s and peak RSS for each size given.
 
 Usage: python benchmarks/run_pipeline.py [--cases 100000 1000000] [--vendor vendor-a]
-       [--partition-size 50000] [--drg-pack sample] [--keep DIR] [--validate none|sample|all]
+       [--partition-size 10000] [--drg-pack sample] [--keep DIR] [--validate none|sample|all]
 
 Inputs are generated once per size (streaming, seeded) into a temporary folder, or into --keep
 to reuse between runs. Targets (the issue's; measured here, never in unit tests): 1M cases
@@ -46,7 +46,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--cases", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--vendor", default="vendor-a", choices=["vendor-a", "vendor-b"])
-    parser.add_argument("--partition-size", type=int, default=50_000)
+    parser.add_argument("--partition-size", type=int, default=10_000)
     parser.add_argument("--drg-pack", default="sample")
     parser.add_argument("--validate", default="sample", choices=["none", "sample", "all"])
     parser.add_argument("--keep", type=Path, help="folder for the generated inputs (reused)")

@@ -293,8 +293,8 @@ def run_command(
         bool, typer.Option(help="Use the terminology store (approved mappings, coders' queue)")
     ] = True,
     partition_size: Annotated[
-        int, typer.Option(min=1, help="Stays per partition: bounds memory (default 50,000)")
-    ] = 50_000,
+        int, typer.Option(min=1, help="Stays per partition: what bounds the run's memory")
+    ] = 10_000,
     resume: Annotated[
         bool, typer.Option(help="Go on from an interrupted run into the same OUT (same inputs)")
     ] = False,

@@ -28,6 +28,7 @@ from hutong.adapters.detect import detect, reader
 from hutong.adapters.inspect import guess_profile
 from hutong.adapters.profile import Profile
 from hutong.adapters.table import batches, open_table
+from hutong.mapping.fhir.gate import SAMPLE_SIZE
 from hutong.model import REJECT_REASONS, SCHEMAS, Reject
 from hutong.partitions import PARTS, SPILL, Spill, deal, partition_count, read_tables
 from hutong.quality.job import DEFAULT_RULES, QcJob, load_job, qc_finish
@@ -53,7 +54,7 @@ class RunOptions:
     rule_pack: str = DEFAULT_RULES
     validate: str = "auto"  # all | sample | none | auto (all up to SAMPLE_ABOVE resources)
     batch_size: int = 50_000  # rows per adapter batch
-    partition_size: int = 50_000  # stays per partition: what bounds a run's memory
+    partition_size: int = 10_000  # stays per partition: what bounds a run's memory
     hl7_profile: Path | None = None  # an HL7 v2 profile (Z-segment maps, extra message types)
     bundle: bool = False  # also write FHIR transaction Bundles (PUT, idempotent) to OUT/bundles
     drg_pack: Path | None = None  # a CHS-DRG pack folder: cases are grouped into OUT/qc/
@@ -210,7 +211,8 @@ def run(
     events = {s for s, entry in books.files.items() if entry["kind"] in ("hl7v2", "cda")}
     ctx = Context(
         coders=_coders(options), qc=qc, codes=options.systems(), events=frozenset(events),
-        validate=options.validate, bundle=options.bundle, parquet="parquet" in options.formats,
+        validate=_validation(options.validate, count), sample_size=max(20, SAMPLE_SIZE // count),
+        bundle=options.bundle, parquet="parquet" in options.formats,
         deid=options.deid, deid_key=options.deid_key,
     )  # fmt: skip
     parts = [work / "out" / f"p{i:05d}" for i in range(count)]
@@ -261,6 +263,12 @@ def _spill(plan, opened, options: RunOptions, work: Path, on_file) -> _Books:
     books.save(work / "books.json")
     done.write_text("", "utf-8")
     return books
+
+
+def _validation(mode: str, partitions: int) -> str:
+    """--validate auto validates everything of a run small enough to be one partition (up to
+    20,000 resources) and a sample, shared out over the partitions, of anything larger."""
+    return "sample" if mode == "auto" and partitions > 1 else mode
 
 
 def _fingerprint(plan, options: RunOptions) -> dict:

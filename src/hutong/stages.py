@@ -20,7 +20,7 @@ import pandas as pd
 from hutong.linking import link
 from hutong.mapping.facesheet import FaceSheet, build_facesheet, write_facesheet
 from hutong.mapping.fhir import emit_fhir, validate, write_ndjson
-from hutong.mapping.fhir.gate import validation_sample
+from hutong.mapping.fhir.gate import SAMPLE_SIZE, validation_sample
 from hutong.model import Reject, conform, sort_rows
 from hutong.quality.job import LoadedJob, qc_part
 from hutong.terminologies.coding import TERM, Coder, apply_codes, unmapped
@@ -38,7 +38,8 @@ class Context:
     qc: LoadedJob
     codes: dict[str, Any]  # code systems by role, for the QC code rules
     events: frozenset[str]  # sources whose repeated visits are one stay (HL7, CDA)
-    validate: str = "auto"
+    validate: str = "auto"  # auto: all in a one-partition run up to 20,000, else a sample
+    sample_size: int = SAMPLE_SIZE  # resources of each type this partition validates
     bundle: bool = False
     parquet: bool = False
     deid: str = "none"
@@ -67,7 +68,7 @@ def process(tables: dict[str, pd.DataFrame], ctx: Context, folder: Path) -> dict
     write_facesheet(sheet, folder / "facesheet")
     dropped: list[Reject] = []
     resources = emit_fhir(tables, dropped)
-    mode, checked = validation_sample(ctx.validate, resources)
+    mode, checked = validation_sample(ctx.validate, resources, ctx.sample_size)
     counts["fhir_errors"] = validate(checked) if mode != "none" else []
     counts["fhir_validated"] = mode
     counts["fhir"] = write_ndjson(resources, folder / "fhir")

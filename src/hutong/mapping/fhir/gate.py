@@ -113,10 +113,11 @@ SAMPLE_SIZE = 2_000  # resources of each type validated in a sample
 
 
 def validation_sample(
-    mode: str, resources: dict[str, list[dict]]
+    mode: str, resources: dict[str, list[dict]], size: int = SAMPLE_SIZE
 ) -> tuple[str, dict[str, list[dict]]]:
-    """Which resources the gate checks: all, an evenly spread sample of each type (references
-    are then checked within the sample only), or none."""
+    """Which resources the gate checks: all, an evenly spread sample of about ``size`` of each
+    type (references are then checked within the sample only), or none. A run of several
+    partitions gives each partition its share of the sample."""
     if mode not in ("all", "sample", "none", "auto"):
         raise ValueError(f"--validate must be all, sample, none or auto, not {mode!r}")
     total = sum(len(v) for v in resources.values())
@@ -126,7 +127,7 @@ def validation_sample(
         return mode, resources
     sample = {}
     for kind, items in resources.items():
-        step = max(1, len(items) // SAMPLE_SIZE)
+        step = max(1, len(items) // max(1, size))
         sample[kind] = items[::step]
     kept = {f"{k}/{r['id']}" for k, items in sample.items() for r in items}
     # Resources the sampled ones refer to come along (and theirs, to the end), so every
