@@ -2,13 +2,18 @@
 
 This is the only place that touches bytes: everything after works on strings with a locator
 (``file.csv:17``, ``VISIT.xlsx!visit:5``) so every error can point at the record it is about.
+A file larger than :data:`STREAM_ABOVE` is not read whole: its encoding and header come from a
+sample (the head, and the first stretch with non-ASCII bytes), and its rows are streamed from
+disk as they are converted, so memory does not grow with the file.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +22,8 @@ from hutong.adapters.encoding import Decoded, alternatives, decode
 DELIMITED = {".csv": ",", ".tsv": "\t", ".txt": "\t"}
 EXCEL = {".xlsx", ".xlsm"}
 SUFFIXES = set(DELIMITED) | EXCEL
+STREAM_ABOVE = 32 * 1024 * 1024  # bytes: larger files are streamed, not read whole
+SAMPLE = 1024 * 1024  # bytes of a streamed file read to find its encoding and header
 
 
 class UnreadableFile(ValueError):
@@ -34,18 +41,64 @@ class RawTable:
     encoding: str | None = None
     notes: list[str] = field(default_factory=list)
     raw_bytes: bytes | None = field(default=None, repr=False)
+    streamed: bool = False  # rows are read from disk by iter_rows, not held in ``rows``
+    bad_bytes: int = 0  # of a streamed file: counted while its rows are read
 
     def __len__(self) -> int:
         return len(self.rows)
 
+    @property
+    def empty(self) -> bool:
+        """No records (a streamed file is read far enough to know)."""
+        return not self.rows if not self.streamed else next(self.iter_rows(), None) is None
 
-def read_raw(path: Path, encoding: str | None = None) -> RawTable:
-    """Read ``path`` (CSV, TSV or XLSX); ``encoding`` is the profile's, detected when None."""
+    def iter_rows(self) -> Iterator[tuple[list[str], str]]:
+        """Every record with its locator, in file order."""
+        if not self.streamed:
+            yield from zip(self.rows, self.locators, strict=True)
+        elif self.path.suffix.lower() in EXCEL:
+            yield from _excel_rows(self.path, len(self.header))
+        else:
+            yield from self._delimited_rows()
+
+    def _delimited_rows(self) -> Iterator[tuple[list[str], str]]:
+        self.bad_bytes = 0
+        with self.path.open("rb") as binary:
+            if binary.read(len(codecs.BOM_UTF8)) != codecs.BOM_UTF8:
+                binary.seek(0)
+            text = io.TextIOWrapper(
+                binary, encoding=self.encoding, errors="surrogateescape", newline=""
+            )
+            for row, locator in _rows(self.path, text, DELIMITED[self.path.suffix.lower()]):
+                self.bad_bytes += sum(
+                    1 for cell in row for ch in cell if "\udc80" <= ch <= "\udcff"
+                )
+                yield row, locator
+
+    def tail_notes(self) -> list[str]:
+        """Notes known only once a streamed file has been read (bytes that did not decode)."""
+        if not self.streamed or not self.bad_bytes:
+            return []
+        return [
+            f"{self.bad_bytes} bytes not decodable as {self.encoding} / "
+            f"{self.bad_bytes} 个字节无法按 {self.encoding} 解码"
+        ]
+
+
+def read_raw(path: Path, encoding: str | None = None, stream: bool | None = None) -> RawTable:
+    """Read ``path`` (CSV, TSV or XLSX); ``encoding`` is the profile's, detected when None.
+
+    ``stream`` (default: when the file is larger than :data:`STREAM_ABOVE`) reads only the
+    header and a sample now; the rows then come from :meth:`RawTable.iter_rows`."""
     suffix = path.suffix.lower()
-    if suffix in EXCEL:
-        return _read_excel(path)
-    if suffix not in DELIMITED:
+    if suffix not in DELIMITED and suffix not in EXCEL:
         raise UnreadableFile(f"{path}: not a table file ({', '.join(sorted(SUFFIXES))})")
+    if stream is None:
+        stream = path.stat().st_size > STREAM_ABOVE
+    if suffix in EXCEL:
+        return _excel_head(path) if stream else _read_excel(path)
+    if stream:
+        return _streamed(path, encoding)
     data = path.read_bytes()
     decoded = decode(data, encoding)
     table = _read_delimited(path, decoded, DELIMITED[suffix])
@@ -62,6 +115,8 @@ def retry_encodings(table: RawTable) -> list[RawTable]:
     out = []
     for decoded in alternatives(data, table.encoding or ""):
         other = _read_delimited(table.path, decoded, DELIMITED[table.path.suffix.lower()])
+        if table.streamed:
+            other = _lazy(other, decoded, data)
         other.notes.append(
             f"declared encoding {table.encoding} did not fit; read as {decoded.encoding} / "
             f"声明的编码 {table.encoding} 不符，按 {decoded.encoding} 读取"
@@ -83,21 +138,74 @@ def _encoding_notes(decoded: Decoded, declared: str | None) -> list[str]:
 
 
 def _read_delimited(path: Path, decoded: Decoded, delimiter: str) -> RawTable:
-    reader = csv.reader(io.StringIO(decoded.text, newline=""), delimiter=delimiter, strict=False)
-    header: list[str] | None = None
+    text = io.StringIO(decoded.text, newline="")
+    header = _header(path, text, delimiter)
+    text.seek(0)
     rows: list[list[str]] = []
     locators: list[str] = []
+    for row, locator in _rows(path, text, delimiter):
+        rows.append(row)
+        locators.append(locator)
+    return RawTable(path, header, rows, locators, encoding=decoded.encoding)
+
+
+def _lines(path: Path, text, delimiter: str) -> Iterator[tuple[list[str], str]]:
+    """Non-blank rows with their locators (``file.csv:LINE``, the row's first line)."""
+    reader = csv.reader(text, delimiter=delimiter, strict=False)
     start = 1
     for row in reader:
         line, start = start, reader.line_num + 1
-        if not row or all(not cell.strip() for cell in row):
-            continue
-        if header is None:
-            header = [cell.strip() for cell in row]
-            continue
-        rows.append(row)
-        locators.append(f"{path.name}:{line}")
-    return RawTable(path, header or [], rows, locators, encoding=decoded.encoding)
+        if row and not all(not cell.strip() for cell in row):
+            yield row, f"{path.name}:{line}"
+
+
+def _header(path: Path, text, delimiter: str) -> list[str]:
+    first = next(_lines(path, text, delimiter), None)
+    return [cell.strip() for cell in first[0]] if first else []
+
+
+def _rows(path: Path, text, delimiter: str) -> Iterator[tuple[list[str], str]]:
+    """The records after the header."""
+    lines = _lines(path, text, delimiter)
+    next(lines, None)
+    yield from lines
+
+
+def _undecoded(cell: str) -> int:
+    return sum(1 for ch in cell if "\udc80" <= ch <= "\udcff")
+
+
+def _sample(path: Path) -> bytes:
+    """The head of a file, plus its first stretch holding non-ASCII bytes (an ASCII head says
+    nothing about the encoding), each cut at a line end; never more than a few MiB."""
+    with path.open("rb") as f:
+        head = f.read(SAMPLE)
+        if len(head) == SAMPLE:
+            head = head[: head.rfind(b"\n") + 1] or head
+        if not head.isascii():
+            return head
+        while chunk := f.read(SAMPLE):
+            if not chunk.isascii():
+                start = chunk.find(b"\n") + 1
+                end = chunk.rfind(b"\n") + 1
+                return head + chunk[start:end]
+    return head
+
+
+def _streamed(path: Path, encoding: str | None) -> RawTable:
+    sample = _sample(path)
+    decoded = decode(sample, encoding)
+    table = _read_delimited(path, decoded, DELIMITED[path.suffix.lower()])
+    table.notes.extend(n for n in _encoding_notes(decoded, encoding) if "not decodable" not in n)
+    return _lazy(table, decoded, sample)
+
+
+def _lazy(table: RawTable, decoded: Decoded, sample: bytes) -> RawTable:
+    """A table read from a sample turned into a streamed one (its rows come from disk)."""
+    table.rows, table.locators = [], []
+    table.streamed, table.raw_bytes = True, sample
+    table.encoding = decoded.encoding
+    return table
 
 
 def _cell(value: object) -> str:
@@ -112,7 +220,23 @@ def _cell(value: object) -> str:
     return str(value)
 
 
-def _read_excel(path: Path) -> RawTable:
+def _excel_head(path: Path) -> RawTable:
+    """A streamed workbook: the header now, the rows later."""
+    cells_of = _excel_cells(path)
+    first = next(cells_of, None)
+    cells_of.close()
+    header = _excel_header(first[0]) if first else []
+    return RawTable(path, header, [], [], encoding=None, streamed=True)
+
+
+def _excel_header(cells: list[str]) -> list[str]:
+    while cells and not cells[-1].strip():
+        cells.pop()
+    return [c.strip() for c in cells]
+
+
+def _excel_cells(path: Path) -> Iterator[tuple[list[str], str]]:
+    """The non-blank rows of the first sheet with their locators (``FILE!sheet:ROW``)."""
     from openpyxl import load_workbook
 
     try:
@@ -123,24 +247,32 @@ def _read_excel(path: Path) -> RawTable:
         ) from exc
     try:
         sheet = book.worksheets[0]
-        header: list[str] | None = None
-        rows: list[list[str]] = []
-        locators: list[str] = []
         for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
             cells = [_cell(v) for v in values]
-            if all(not c.strip() for c in cells):
-                continue
-            if header is None:
-                while cells and not cells[-1].strip():
-                    cells.pop()
-                header = [c.strip() for c in cells]
-                continue
-            rows.append(
-                cells[: len(header)]
-                if len(cells) > len(header) and not any(cells[len(header) :])
-                else cells
-            )
-            locators.append(f"{path.name}!{sheet.title}:{number}")
+            if not all(not c.strip() for c in cells):
+                yield cells, f"{path.name}!{sheet.title}:{number}"
     finally:
         book.close()
-    return RawTable(path, header or [], rows, locators, encoding=None)
+
+
+def _excel_rows(path: Path, width: int) -> Iterator[tuple[list[str], str]]:
+    """The records after the header (trailing empty cells past the header cut off)."""
+    cells_of = _excel_cells(path)
+    next(cells_of, None)
+    for cells, locator in cells_of:
+        if len(cells) > width and not any(cells[width:]):
+            cells = cells[:width]
+        yield cells, locator
+
+
+def _read_excel(path: Path) -> RawTable:
+    cells_of = _excel_cells(path)
+    first = next(cells_of, None)
+    cells_of.close()
+    header = _excel_header(first[0]) if first else []
+    rows: list[list[str]] = []
+    locators: list[str] = []
+    for cells, locator in _excel_rows(path, len(header)):
+        rows.append(cells)
+        locators.append(locator)
+    return RawTable(path, header, rows, locators, encoding=None)

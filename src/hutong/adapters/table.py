@@ -9,6 +9,7 @@ with its file, row, field and reason; all other records of the file go on.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import islice
 from pathlib import Path
 
 import pandas as pd
@@ -30,7 +31,7 @@ class ProfileMismatch(ValueError):
 def open_table(path: Path, profile: Profile) -> tuple[RawTable, FileKind]:
     """Read ``path`` and find its file kind; raise :class:`ProfileMismatch` when none fits."""
     raw = read_raw(path, profile.encoding)
-    if not raw.header and not raw.rows:
+    if not raw.header and raw.empty:
         kind = profile.kind_of(path)
         if kind is None:
             raise ProfileMismatch(_mismatch(path, profile, raw.header))
@@ -76,19 +77,23 @@ def batches(
 ) -> Iterator[Batch]:
     """Convert an opened file in slices of ``batch_size`` records."""
     source = raw.path.as_posix()
-    if not raw.rows:
+    stream = raw.iter_rows()
+    first = True
+    while chunk := list(islice(stream, batch_size)):
+        rows = [row for row, _ in chunk]
+        locators = [locator for _, locator in chunk]
+        notes = list(raw.notes) if first else []
+        first = False
+        yield _convert(source, raw.header, rows, locators, kind, profile, notes)
+    if first:
         note = (
             "no records, header only / 只有表头，无数据记录"
             if raw.header
             else "empty file / 空文件"
         )
         yield Batch(source, kind.name, 0, {}, [], [*raw.notes, note])
-        return
-    for start in range(0, len(raw.rows), batch_size):
-        rows = raw.rows[start : start + batch_size]
-        locators = raw.locators[start : start + batch_size]
-        notes = list(raw.notes) if start == 0 else []
-        yield _convert(source, raw.header, rows, locators, kind, profile, notes)
+    elif raw.tail_notes():
+        yield Batch(source, kind.name, 0, {}, [], raw.tail_notes())
 
 
 class _Errors:
