@@ -135,3 +135,13 @@ def test_progress_json_is_one_object_per_line(tmp_path):
     stages = [e["stage"] for e in events]
     assert stages.count("read") == 2 and stages[-1] == "partition"
     assert events[-1] == {"stage": "partition", "done": 2, "total": 2}
+
+
+def test_no_fhir_writes_the_same_face_sheet_and_qc(whole, tmp_path):
+    out = tmp_path / "out"
+    run(out, "--no-fhir")
+    assert not (out / "fhir").exists()
+    a, b = outputs(whole), outputs(out)
+    for name in b:
+        if name.startswith(("facesheet/", "qc/")) and not name.endswith((".html", ".xlsx")):
+            assert a[name] == b[name], name

@@ -138,7 +138,7 @@ def _run(inputs: list[Path], profile_name: str | None, out: Path, settings: dict
         dip_params=settings.get("dip_params"),
         deid_key=settings.get("deid_key"),
     )
-    for key in ("partition_size", "resume", "engine", "spark_master", "keep_work"):
+    for key in ("partition_size", "resume", "engine", "spark_master", "keep_work", "fhir"):
         if settings.get(key) is not None:
             setattr(options, key, settings[key])
     options.formats = tuple(settings.get("formats", ()))
@@ -207,7 +207,10 @@ def _summary(result, out: Path) -> None:
         f"  records read / 读取  {read}  converted / 转换 {read - rejected}"
         f"  rejected / 拒收 {rejected}"
     )
-    typer.echo(f"  FHIR resources     {resources}  ({by_type})")
+    if m["fhir"]["resources"]:
+        typer.echo(f"  FHIR resources     {resources}  ({by_type})")
+    else:
+        typer.echo("  FHIR resources     none written (--no-fhir)")
     if m["fhir"]["errors"]:
         typer.secho(f"  FHIR validation errors: {len(m['fhir']['errors'])}", fg=typer.colors.RED)
     sev = ", ".join(f"{k} {v}" for k, v in m["qc"]["by_severity"].items()) or "none"
@@ -274,6 +277,9 @@ def run_command(
     bundle: Annotated[
         bool, typer.Option(help="Also write FHIR transaction Bundles (PUT) to OUT/bundles")
     ] = False,
+    fhir: Annotated[
+        bool, typer.Option(help="Write FHIR NDJSON (--no-fhir: face sheet, QC, grouping only)")
+    ] = True,
     drg_pack: DrgPackOption = None,
     weights: WeightsOption = None,
     base_rate: BaseRateOption = None,
@@ -323,7 +329,7 @@ def run_command(
         "drg_pack": drg_pack, "weights": weights, "base_rate": base_rate,
         "dip_catalog": dip_catalog, "dip_params": dip_params, "partition_size": partition_size,
         "resume": resume, "formats": output_format or [], "engine": engine,
-        "spark_master": spark_master, "progress": progress,
+        "spark_master": spark_master, "progress": progress, "fhir": fhir,
     }  # fmt: skip
     _check_choices(engine, output_format or [], progress)
     result = _run(inputs, profile, out, settings, quiet)

@@ -57,6 +57,7 @@ class RunOptions:
     partition_size: int = 10_000  # stays per partition: what bounds a run's memory
     hl7_profile: Path | None = None  # an HL7 v2 profile (Z-segment maps, extra message types)
     bundle: bool = False  # also write FHIR transaction Bundles (PUT, idempotent) to OUT/bundles
+    fhir: bool = True  # write FHIR (off: face sheet, QC and grouping only)
     drg_pack: Path | None = None  # a CHS-DRG pack folder: cases are grouped into OUT/qc/
     weights: Path | None = None  # DRG weights (drg,weight CSV); default: the pack's weights.csv
     base_rate: float | None = None  # 元 per DRG weight point, to price the findings
@@ -212,7 +213,7 @@ def run(
     ctx = Context(
         coders=_coders(options), qc=qc, codes=options.systems(), events=frozenset(events),
         validate=_validation(options.validate, count), sample_size=max(20, SAMPLE_SIZE // count),
-        bundle=options.bundle, parquet="parquet" in options.formats,
+        bundle=options.bundle, fhir=options.fhir, parquet="parquet" in options.formats,
         deid=options.deid, deid_key=options.deid_key,
     )  # fmt: skip
     parts = [work / "out" / f"p{i:05d}" for i in range(count)]
@@ -305,7 +306,7 @@ def _feed(store: Store, part: Path, coders: dict[str, Coder]) -> None:
 def _assemble(parts: list[Path], options: RunOptions, books, ctx: Context, used) -> RunResult:
     out = options.out
     assemble.facesheet(parts, out / "facesheet")
-    fhir_counts = assemble.fhir(parts, out / "fhir")
+    fhir_counts = assemble.fhir(parts, out / "fhir") if options.fhir else {}
     if options.bundle:
         assemble.bundles(parts, out / "bundles")
     if ctx.parquet:

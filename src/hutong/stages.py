@@ -41,6 +41,7 @@ class Context:
     validate: str = "auto"  # auto: all in a one-partition run up to 20,000, else a sample
     sample_size: int = SAMPLE_SIZE  # resources of each type this partition validates
     bundle: bool = False
+    fhir: bool = True  # a coding office may want only the face sheet and QC
     parquet: bool = False
     deid: str = "none"
     deid_key: bytes | None = None
@@ -66,18 +67,7 @@ def process(tables: dict[str, pd.DataFrame], ctx: Context, folder: Path) -> dict
 
     sheet = build_facesheet(inpatient(tables))
     write_facesheet(sheet, folder / "facesheet")
-    dropped: list[Reject] = []
-    resources = emit_fhir(tables, dropped)
-    mode, checked = validation_sample(ctx.validate, resources, ctx.sample_size)
-    counts["fhir_errors"] = validate(checked) if mode != "none" else []
-    counts["fhir_validated"] = mode
-    counts["fhir"] = write_ndjson(resources, folder / "fhir")
-    counts["dropped"] = [r.line() for r in dropped]
-    if ctx.bundle:
-        from hutong.mapping.fhir.bundle import write_bundles
-
-        write_bundles(resources, folder / "bundles")
-    del resources
+    counts.update(_fhir(tables, ctx, folder) if ctx.fhir else NO_FHIR)
     qc_part(sheet, folder / "qc", ctx.qc, ctx.codes, removed)
     unmapped(tables, ctx.coders).to_csv(
         folder / "unmapped.csv", index=False, encoding="utf-8-sig", lineterminator="\n"
@@ -97,6 +87,27 @@ def process(tables: dict[str, pd.DataFrame], ctx: Context, folder: Path) -> dict
     (folder / COUNTS).write_text(json.dumps(counts, ensure_ascii=False, sort_keys=True), "utf-8")
     (folder / DONE).write_text("", "utf-8")
     return counts
+
+
+NO_FHIR = {"fhir_errors": [], "fhir_validated": "none", "fhir": {}, "dropped": []}
+
+
+def _fhir(tables: dict[str, pd.DataFrame], ctx: Context, folder: Path) -> dict[str, Any]:
+    """FHIR NDJSON (and Bundles) of the partition, gated; its counts."""
+    dropped: list[Reject] = []
+    resources = emit_fhir(tables, dropped)
+    mode, checked = validation_sample(ctx.validate, resources, ctx.sample_size)
+    out: dict[str, Any] = {
+        "fhir_errors": validate(checked) if mode != "none" else [],
+        "fhir_validated": mode,
+        "fhir": write_ndjson(resources, folder / "fhir"),
+        "dropped": [r.line() for r in dropped],
+    }
+    if ctx.bundle:
+        from hutong.mapping.fhir.bundle import write_bundles
+
+        write_bundles(resources, folder / "bundles")
+    return out
 
 
 def imaging(tables: dict[str, pd.DataFrame]) -> tuple[dict[str, pd.DataFrame], list[Reject]]:
