@@ -16,7 +16,9 @@ The same ``n`` and ``seed`` give the same cases; no clock is read.
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 
 from hutong.synthetic import broken, homepage
 from hutong.synthetic.casemix import CaseMix, Scenario, Step, casemix
@@ -26,26 +28,52 @@ from hutong.synthetic.people import Roster, Staff, age_on, birthday, patient, ro
 
 MAX_SECONDARY = 10
 MAX_PROCEDURES = 5
+CHUNK = 1_000  # cases built, localised and written at a time (~25 MB)
 
 
 def generate_cases(n: int, seed: int) -> list[dict]:
     """``n`` cases for ``seed``; a few (chosen by the seed) deliberately broken."""
-    mix = casemix()
-    staff = roster(random.Random(f"hutong-synthetic/{seed}/staff"), mix)
-    ids = random.Random(f"hutong-synthetic/{seed}/ids")
-    bases = {k: ids.randrange(10**5, 4 * 10**5) for k in ("visit", "mrn", "setl", "bill")}
-    faults = broken.plan(n, random.Random(f"hutong-synthetic/{seed}/broken"))
+    return [case for chunk in iter_cases(n, seed) for case in chunk]
+
+
+def iter_cases(n: int, seed: int, chunk: int = CHUNK, itemise: bool = True) -> Iterator[list[dict]]:
+    """The cases of :func:`generate_cases` in lists of at most ``chunk``, built as they go."""
+    step = max(chunk, 1)
+    for start in range(0, n, step):
+        yield cases_between(n, seed, start, min(start + step, n), itemise)
+
+
+def cases_between(n: int, seed: int, start: int, stop: int, itemise: bool = True) -> list[dict]:
+    """Cases ``start`` to ``stop - 1`` of the run of ``n`` cases for ``seed``.
+
+    Each case draws from its own streams (seeded by its index), so any slice equals the same
+    slice of the whole run; only the broken-case plan spans the run, drawn once per process.
+    ``itemise=False`` skips the fee lines (the last draw of a case, so nothing else changes)
+    for writers that only need the category totals.
+    """
+    mix, staff, bases, faults = _run(n, seed)
     cases = []
-    for i in range(n):
+    for i in range(start, stop):
         rng = random.Random(f"hutong-synthetic/{seed}/case/{i}")
         kind = faults.get(i)
         case = _case(rng, mix, staff, i, bases, kind)
         homepage.add_items(homepage.stream(seed, i), mix, case)  # own stream: see homepage
         if kind:
             broken.apply(kind, case, rng, mix)
-        case["fee_lines"] = fee_lines(rng, mix, case["charges"])
+        case["fee_lines"] = fee_lines(rng, mix, case["charges"]) if itemise else []
         cases.append(case)
     return cases
+
+
+@lru_cache(maxsize=4)
+def _run(n: int, seed: int) -> tuple[CaseMix, Roster, dict[str, int], dict[int, str]]:
+    """What a run shares: case mix, staff, id bases and which cases break (by index)."""
+    mix = casemix()
+    staff = roster(random.Random(f"hutong-synthetic/{seed}/staff"), mix)
+    ids = random.Random(f"hutong-synthetic/{seed}/ids")
+    bases = {k: ids.randrange(10**5, 4 * 10**5) for k in ("visit", "mrn", "setl", "bill")}
+    faults = broken.plan(n, random.Random(f"hutong-synthetic/{seed}/broken"))
+    return mix, staff, bases, faults
 
 
 def _case(

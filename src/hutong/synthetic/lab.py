@@ -67,30 +67,60 @@ def _result(rng: random.Random, item: dict) -> dict:
 
 def write_lab(rows: list[dict], profile, out_dir: Path, part: str = "2024") -> Path:
     """Write ``rows`` as the profile's result file (column names from its maps)."""
-    kind = next(iter(profile.files.values()))
-    columns: dict[str, str] = {}
-    for _, group in profile.groups_for(kind.name):
-        for field, column in group.columns.items():
-            columns.setdefault(column, field)
-    columns.update({"组合代码": "panel_code", "组合名称": "panel_name"})
-    local = {
-        f: {code: word for word, code in reversed(t.items())} for f, t in profile.values.items()
-    }
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / kind.writer["name"].replace("{part}", part)
-    fmt = profile.datetime_formats[0]
-    with path.open("w", encoding=kind.writer.get("encoding", "utf-8"), newline="") as f:
-        writer = csv.writer(f, lineterminator="\n")
-        writer.writerow(list(columns))
+    writer = LabWriter(profile, out_dir, part)
+    writer.write(rows)
+    return writer.close()
+
+
+class LabRows:
+    """The profile's result columns and local values: canonical rows → value lists."""
+
+    def __init__(self, profile) -> None:
+        self.kind = next(iter(profile.files.values()))
+        self.columns: dict[str, str] = {}
+        for _, group in profile.groups_for(self.kind.name):
+            for field, column in group.columns.items():
+                self.columns.setdefault(column, field)
+        self.columns.update({"组合代码": "panel_code", "组合名称": "panel_name"})
+        self.local = {
+            f: {code: word for word, code in reversed(t.items())} for f, t in profile.values.items()
+        }
+        self.formats = (profile.datetime_formats[0], profile.date_formats[0])
+
+    def render(self, rows: list[dict]) -> list[list[str]]:
+        stamp, day = self.formats
+        lines = []
         for row in rows:
             out = []
-            for field in columns.values():
+            for field in self.columns.values():
                 value = row.get(field)
                 if hasattr(value, "strftime"):
-                    value = value.strftime(
-                        fmt if hasattr(value, "hour") else profile.date_formats[0]
-                    )
-                value = local.get(field, {}).get(value, value)
+                    value = value.strftime(stamp if hasattr(value, "hour") else day)
+                value = self.local.get(field, {}).get(value, value)
                 out.append("" if value is None else str(value))
-            writer.writerow(out)
-    return path
+            lines.append(out)
+        return lines
+
+
+class LabWriter:
+    """The profile's result file, opened once and appended to chunk by chunk."""
+
+    def __init__(self, profile, out_dir: Path, part: str = "2024") -> None:
+        self.rows = LabRows(profile)
+        kind = self.rows.kind
+        out_dir.mkdir(parents=True, exist_ok=True)
+        self.path = out_dir / kind.writer["name"].replace("{part}", part)
+        encoding = kind.writer.get("encoding", "utf-8")
+        self.handle = self.path.open("w", encoding=encoding, newline="")
+        self.writer = csv.writer(self.handle, lineterminator="\n")
+        self.writer.writerow(list(self.rows.columns))
+
+    def write(self, rows: list[dict]) -> None:
+        self.append(self.rows.render(rows))
+
+    def append(self, lines: list[list[str]]) -> None:
+        self.writer.writerows(lines)
+
+    def close(self) -> Path:
+        self.handle.close()
+        return self.path
