@@ -185,3 +185,26 @@ def test_a_zip64_sheet_still_opens(tmp_path, monkeypatch):
     book = load_workbook(sheet.close(), read_only=True)
     assert [list(r) for r in book.active.iter_rows(values_only=True)][-1] == ["r2", "冠心病"]
     book.close()
+
+
+def test_cli_generates_hl7_that_a_run_converts(tmp_path):
+    from typer.testing import CliRunner
+
+    from hutong.cli import app
+
+    runner = CliRunner()
+    made = runner.invoke(
+        app, ["samples", "generate", "--vendor", "hl7", "--cases", "40", "-o", str(tmp_path / "h")]
+    )
+    assert made.exit_code == 0, made.output
+    assert (tmp_path / "h" / "messages-00001.hl7").exists()
+    ran = runner.invoke(app, ["run", str(tmp_path / "h"), "-o", str(tmp_path / "o"), "-q",
+                              "--no-store"])  # fmt: skip
+    assert ran.exit_code == 0, ran.output
+    import json
+
+    manifest = json.loads((tmp_path / "o" / "manifest.json").read_text("utf-8"))
+    assert (
+        manifest["tables"]["encounter"] >= 39
+        and sum(f["rejected"] for f in manifest["inputs"]) == 0
+    )

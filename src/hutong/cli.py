@@ -44,7 +44,7 @@ app.command()(group)
 app.command()(dip)
 
 SAMPLE_SEEDS = {"vendor-a": 2024, "vendor-b": 2025}
-SAMPLE_VENDORS = (*SAMPLE_SEEDS, "lis-a")  # lis-a: lab results of vendor-a's patients
+SAMPLE_VENDORS = (*SAMPLE_SEEDS, "lis-a", "hl7")  # lis-a: vendor-a's lab; hl7: ADT/ORU feed
 
 
 def _code_systems(dx_codes: Path | None, px_codes: Path | None, store):
@@ -413,19 +413,39 @@ def _demo_store(folder: Path, decisions: Path):
 
 @samples_app.command("generate")
 def samples_generate(
-    vendor: Annotated[str, typer.Option(help="vendor-a, vendor-b or lis-a (vendor-a's lab)")],
+    vendor: Annotated[
+        str,
+        typer.Option(help="vendor-a, vendor-b, lis-a (vendor-a's lab) or hl7 (ADT/ORU v2.5)"),
+    ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder")],
     cases: Annotated[int, typer.Option(min=1, help="Number of inpatient cases")] = 200,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same files)")] = 2024,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Processes rendering slices (same bytes for any number)")
+    ] = 1,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar")] = False,
 ) -> None:
-    """Write a seeded synthetic export of VENDOR (real 医保版 codes, some broken records)."""
+    """Write a seeded synthetic export of VENDOR (real 医保版 codes, some broken records),
+    streaming: a million cases take minutes and little memory."""
+    from rich.progress import Progress
+
     from hutong.synthetic import generate
 
     if vendor not in SAMPLE_VENDORS:
         raise _fail(f"unknown vendor {vendor!r}; choose one of {', '.join(SAMPLE_VENDORS)}")
-    paths = generate(vendor, cases, seed, out)
-    for p in paths:
+    with Progress(disable=quiet, transient=True) as bar:
+        task = bar.add_task("generating / 生成", total=cases)
+        try:
+            paths = generate(
+                vendor, cases, seed, out, workers=workers,
+                on_progress=lambda done: bar.update(task, completed=done),
+            )  # fmt: skip
+        except ValueError as exc:
+            raise _fail(str(exc)) from None
+    for p in paths[:20]:
         typer.echo(str(p))
+    if len(paths) > 20:
+        typer.echo(f"... {len(paths)} files in {out}")
 
 
 deid_app = typer.Typer(help="De-identification checks / 去标识化检查.", no_args_is_help=True)
