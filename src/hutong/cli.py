@@ -19,12 +19,11 @@ from hutong.cli_quality import (
     DrgPackOption,
     WeightsOption,
     dip,
-    echo_dip,
-    echo_drg,
     group,
     qc,
 )
 from hutong.cli_quality import fail as _fail
+from hutong.cli_run import check_choices, print_summary, run_deid_key, run_inputs, store_for_run
 from hutong.cli_terms import map_app, open_store, terminology_app
 
 app = typer.Typer(
@@ -45,197 +44,6 @@ app.command()(dip)
 
 SAMPLE_SEEDS = {"vendor-a": 2024, "vendor-b": 2025}
 SAMPLE_VENDORS = (*SAMPLE_SEEDS, "lis-a", "hl7")  # lis-a: vendor-a's lab; hl7: ADT/ORU feed
-
-
-def _code_systems(dx_codes: Path | None, px_codes: Path | None, store):
-    """Target systems of a run: a file given, else the store's current version, else the
-    small sample shipped with hutong."""
-    from hutong.terminologies.codesystem import DIAGNOSIS, PROCEDURE, sample_code_system
-    from hutong.terminologies.loaders import load
-
-    systems = []
-    for system_id, path in ((DIAGNOSIS, dx_codes), (PROCEDURE, px_codes)):
-        if path is not None:
-            systems.append(load(path, system_id))
-        elif store is not None and any(i.name == system_id for i in store.code_systems()):
-            systems.append(store.code_system(system_id))
-        else:
-            systems.append(sample_code_system(system_id))
-    return systems
-
-
-def _deid_key(deid: str, key_file: Path | None, ephemeral: bool = False) -> bytes | None:
-    """The pseudonym key, read once here so no module ever writes it anywhere."""
-    if deid == "none":
-        return None
-    from hutong.mapping.deid import deid_key
-
-    try:
-        return deid_key(key_file)
-    except ValueError as exc:
-        if not ephemeral:
-            raise _fail(str(exc)) from None
-    import secrets
-
-    typer.secho(
-        "no HUTONG_DEID_KEY: the demo uses a one-off key (pseudonyms differ run to run) / "
-        "未设置密钥，演示使用临时密钥",
-        fg="yellow",
-        err=True,
-    )
-    return secrets.token_bytes(32)
-
-
-def _store_for_run(db: str | None, use_store: bool):
-    """The store a run reads decisions from: --db, $HUTONG_DB, or the default file if it exists."""
-    import os
-
-    from hutong.terminologies.store import default_url
-
-    if not use_store:
-        return None
-    if db or os.environ.get("HUTONG_DB"):
-        return open_store(db)
-    url = default_url()
-    path = Path(url.removeprefix("sqlite:///"))
-    return open_store(url) if path.exists() else None
-
-
-def _run(inputs: list[Path], profile_name: str | None, out: Path, settings: dict, quiet: bool):
-    from rich.progress import Progress
-
-    from hutong.adapters.profile import ProfileError, load_profile
-    from hutong.pipeline import RunOptions, input_files, run
-    from hutong.terminologies.codesystem import CodeListError
-
-    store = settings.get("store")
-    try:
-        profile = load_profile(profile_name) if profile_name else None
-        dx, px = _code_systems(settings.get("dx_codes"), settings.get("px_codes"), store)
-        files = input_files(inputs)
-    except (ProfileError, CodeListError, FileNotFoundError) as exc:
-        raise _fail(str(exc)) from None
-    if not files:
-        raise _fail(
-            f"no table files (CSV/TSV/XLSX) in {', '.join(map(str, inputs))} / 未找到输入文件"
-        )
-    options = RunOptions(
-        profile=profile,
-        out=out,
-        diagnosis_codes=dx,
-        procedure_codes=px,
-        rule_pack=settings.get("rules", DEFAULT_RULES),
-        validate=settings.get("validate", "auto"),
-        store=store,
-        auto_map=settings.get("auto_map"),
-        hl7_profile=settings.get("hl7_profile"),
-        deid=settings.get("deid", "none"),
-        bundle=settings.get("bundle", False),
-        drg_pack=settings.get("drg_pack"),
-        weights=settings.get("weights"),
-        base_rate=settings.get("base_rate"),
-        dip_catalog=settings.get("dip_catalog"),
-        dip_params=settings.get("dip_params"),
-        deid_key=settings.get("deid_key"),
-    )
-    for key in ("partition_size", "resume", "engine", "spark_master", "keep_work", "fhir"):
-        if settings.get(key) is not None:
-            setattr(options, key, settings[key])
-    options.formats = tuple(settings.get("formats", ()))
-    if settings.get("progress") == "json":
-        return _call(run, files, options, on_file=_json_file, on_progress=_json_progress)
-    with Progress(disable=quiet, transient=True) as progress:
-        task = progress.add_task("reading / 读取", total=len(files))
-        stages: dict[str, object] = {}
-
-        def on_file(source: str, read: int) -> None:
-            progress.update(task, advance=1, description=f"{Path(source).name} ({read} records)")
-
-        def on_progress(stage: str, done: int, total: int) -> None:
-            label = {"deal": "partitioning / 分区", "partition": "processing / 处理"}[stage]
-            if stage not in stages:
-                stages[stage] = progress.add_task(label, total=total)
-            progress.update(stages[stage], completed=done, total=total)
-
-        return _call(run, files, options, on_file=on_file, on_progress=on_progress)
-
-
-def _call(run, files, options, **callbacks):
-    from hutong.adapters.raw import UnreadableFile
-    from hutong.adapters.table import ProfileMismatch
-    from hutong.quality.job import QcJobError
-
-    try:
-        return run(files, options, **callbacks)
-    except (ProfileMismatch, UnreadableFile, QcJobError) as exc:
-        raise _fail(str(exc)) from None
-
-
-def _json_file(source: str, read: int) -> None:
-    """--progress json: one JSON object a line on stderr, for machines."""
-    import json
-    import sys
-
-    print(json.dumps({"stage": "read", "file": source, "records": read}), file=sys.stderr)
-
-
-def _json_progress(stage: str, done: int, total: int) -> None:
-    import json
-    import sys
-
-    print(json.dumps({"stage": stage, "done": done, "total": total}), file=sys.stderr)
-
-
-def _check_choices(engine: str, formats: list[str], progress: str) -> None:
-    if engine not in ("local", "spark"):
-        raise _fail(f"--engine must be local or spark, not {engine!r}")
-    for fmt in formats:
-        if fmt != "parquet":
-            raise _fail(f"--format {fmt!r}: the extra format is parquet (CSV/NDJSON are always)")
-    if progress not in ("bar", "json"):
-        raise _fail(f"--progress must be bar or json, not {progress!r}")
-
-
-def _summary(result, out: Path) -> None:
-    m = result.manifest
-    read = sum(f["read"] for f in m["inputs"])
-    rejected = sum(f["rejected"] for f in m["inputs"])
-    resources = sum(m["fhir"]["resources"].values())
-    by_type = ", ".join(f"{k} {v}" for k, v in m["fhir"]["resources"].items())
-    typer.echo(f"  cases / 病例        {m['tables']['encounter']}")
-    typer.echo(
-        f"  records read / 读取  {read}  converted / 转换 {read - rejected}"
-        f"  rejected / 拒收 {rejected}"
-    )
-    if m["fhir"]["resources"]:
-        typer.echo(f"  FHIR resources     {resources}  ({by_type})")
-    else:
-        typer.echo("  FHIR resources     none written (--no-fhir)")
-    if m["fhir"]["errors"]:
-        typer.secho(f"  FHIR validation errors: {len(m['fhir']['errors'])}", fg=typer.colors.RED)
-    sev = ", ".join(f"{k} {v}" for k, v in m["qc"]["by_severity"].items()) or "none"
-    typer.echo(f"  QC findings / 质控问题 {m['qc']['findings']} ({sev})")
-    for rule, count in list(m["qc"]["top_rules"].items())[:5]:
-        typer.echo(f"     {rule:<14} {count}")
-    score = m["qc"]["score"]
-    if score.get("cases"):
-        typer.echo(f"  score / 得分 mean {score['mean']}, ≥ 90: {score['at_least_90']} of "
-                   f"{score['cases']} (qc/scores.csv, indicators.csv, worklist.xlsx)")  # fmt: skip
-    if m.get("drg"):
-        echo_drg(m["drg"])
-    if m.get("dip"):
-        echo_dip(m["dip"])
-    for table, counts in m["coding"].items():
-        typer.echo(f"  {table} codes / 编码 " + ", ".join(f"{k} {v}" for k, v in counts.items()))
-    queue = m["unmapped_codes"]
-    typer.echo(f"  unmapped local terms / 未映射术语 {queue} (unmapped.csv: the coders' queue)")
-    first: dict[str, tuple[int, str]] = {}
-    for r in result.rejects:
-        count, example = first.get(r.reason, (0, r.line()))
-        first[r.reason] = (count + 1, example)
-    for reason, (count, example) in sorted(first.items()):
-        typer.echo(f"  rejects {reason} ×{count}: {example}")
-    typer.echo(f"  outputs: {out}/manifest.json, rejects.ndjson, fhir/, facesheet/, qc/report.html")
 
 
 @app.command("run")
@@ -324,18 +132,18 @@ def run_command(
     """
     settings = {
         "dx_codes": dx_codes, "px_codes": px_codes, "rules": rules, "validate": validate,
-        "auto_map": auto_map, "store": _store_for_run(db, store), "hl7_profile": hl7_profile,
-        "deid": deid, "deid_key": _deid_key(deid, deid_key_file), "bundle": bundle,
+        "auto_map": auto_map, "store": store_for_run(db, store), "hl7_profile": hl7_profile,
+        "deid": deid, "deid_key": run_deid_key(deid, deid_key_file), "bundle": bundle,
         "drg_pack": drg_pack, "weights": weights, "base_rate": base_rate,
         "dip_catalog": dip_catalog, "dip_params": dip_params, "partition_size": partition_size,
         "resume": resume, "formats": output_format or [], "engine": engine,
         "spark_master": spark_master, "progress": progress, "fhir": fhir,
     }  # fmt: skip
-    _check_choices(engine, output_format or [], progress)
-    result = _run(inputs, profile, out, settings, quiet)
+    check_choices(engine, output_format or [], progress)
+    result = run_inputs(inputs, profile, out, settings, quiet)
     used = result.manifest["profiles"]
     typer.echo(f"hutong run · {', '.join(used) if used else 'no table files'}")
-    _summary(result, out)
+    print_summary(result, out)
     if result.fhir_errors:
         raise typer.Exit(1)
 
@@ -372,7 +180,7 @@ def demo(
     from hutong.synthetic import generate
 
     failed = False
-    key = _deid_key(deid, None, ephemeral=True)
+    key = run_deid_key(deid, None, ephemeral=True)
     with tempfile.TemporaryDirectory() as tmp:
         store = _demo_store(Path(tmp), samples / "mappings")
         for vendor, seed in SAMPLE_SEEDS.items():
@@ -388,9 +196,9 @@ def demo(
                 "store": store, "auto_map": DEMO_AUTO_MAP[vendor], "deid": deid, "deid_key": key,
                 **DEMO_GROUPING,
             }  # fmt: skip
-            result = _run(folders, None, target, settings, quiet)
+            result = run_inputs(folders, None, target, settings, quiet)
             typer.secho(f"hutong demo · {vendor} · {', '.join(map(str, folders))}", bold=True)
-            _summary(result, target)
+            print_summary(result, target)
             failed = failed or bool(result.fhir_errors)
         store.close()
     typer.echo(f"open {out}/vendor-a/qc/report.html to read the QC report / 打开质控报告")
@@ -462,7 +270,7 @@ def deid_scan(
 ) -> None:
     """Find personal data left in FOLDER: the inputs' names, ID numbers with a valid check
     digit, mobile numbers and street addresses. Exit 1 when anything is found."""
-    from hutong.pipeline import input_names
+    from hutong.inputs import input_names
     from hutong.quality.pii import scan
 
     known: set[str] = set()

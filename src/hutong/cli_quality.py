@@ -67,7 +67,7 @@ def qc(
     (2016 indicators), worklist.xlsx (one row per finding with its fix) and report.html; with
     --drg-pack also groups.csv, trace.ndjson, cmi.csv and impact.csv (each finding's effect on
     the group and the money), with --dip-catalog dip.csv."""
-    from hutong.cli import _code_systems, _store_for_run
+    from hutong.cli_run import code_systems, store_for_run
     from hutong.quality.job import QcJob, QcJobError, load_job, run_qc
 
     sheet = _sheet(facesheet_dir)
@@ -79,7 +79,7 @@ def qc(
         loaded = load_job(job)
     except QcJobError as exc:
         raise fail(str(exc)) from None
-    dx, px = _code_systems(dx_codes, px_codes, _store_for_run(None, True))
+    dx, px = code_systems(dx_codes, px_codes, store_for_run(None, True))
     findings, summary = run_qc(sheet, out, loaded, codes={"diagnosis": dx, "procedure": px})
     by = ", ".join(f"{k} {v}" for k, v in summary["by_severity"].items()) or "none"
     score = summary["score"]
