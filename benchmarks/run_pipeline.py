@@ -29,12 +29,24 @@ from hutong.synthetic import generate
 MIB = 1024  # ru_maxrss is in KiB on Linux
 
 
+SHARED = Path(os.environ.get("HUTONG_SHARED", Path(__file__).resolve().parents[2] / "shared"))
+
+
+def codes() -> list[str]:
+    """The official 医保版 lists when ../shared/reference has them (realistic findings), else
+    none (the shipped sample lists, where most generated codes count as unknown)."""
+    dx = SHARED / "reference" / "icd10-yb-2.0.txt"
+    px = SHARED / "reference" / "icd9cm3-yb-2.0.txt"
+    return ["--dx-codes", str(dx), "--px-codes", str(px)] if dx.exists() and px.exists() else []
+
+
 def run_once(inputs: Path, out: Path, args: argparse.Namespace) -> tuple[float, float, dict]:
     """Seconds, child peak RSS (MiB) and the manifest of one `hutong run` in a fresh process."""
     command = [sys.executable, "-m", "hutong.cli", "run", str(inputs), "-o", str(out), "-q",
                "--no-store", "--profile", args.vendor, "--validate", args.validate,
                "--partition-size", str(args.partition_size),
-               "--drg-pack", args.drg_pack, "--fhir" if args.fhir else "--no-fhir"]  # fmt: skip
+               "--drg-pack", args.drg_pack, "--fhir" if args.fhir else "--no-fhir",
+               *codes()]  # fmt: skip
     start = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True)
     seconds = time.perf_counter() - start

@@ -111,3 +111,12 @@ def test_same_findings_give_the_same_bytes(tmp_path: Path) -> None:
     first = write_worklist(sheet, findings, tmp_path / "a.xlsx", PACK).read_bytes()
     second = write_worklist(sheet, findings, tmp_path / "b.xlsx", PACK).read_bytes()
     assert first == second
+
+
+def test_a_limit_lists_the_first_rows_and_says_how_many_more(tmp_path: Path) -> None:
+    sheet = batch()
+    findings = check(sheet)
+    path = write_worklist(sheet, findings, tmp_path / "w.xlsx", PACK, limit=2)
+    ws = load_workbook(path).active
+    assert ws.max_row == 1 + 2 + 1
+    assert f"{len(findings) - 2} more findings" in ws.cell(4, 1).value

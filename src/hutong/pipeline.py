@@ -54,7 +54,7 @@ class RunOptions:
     procedure_codes: CodeSystem
     rule_pack: str = DEFAULT_RULES
     validate: str = "auto"  # all | sample | none | auto (all up to SAMPLE_ABOVE resources)
-    batch_size: int = 50_000  # rows per adapter batch
+    batch_size: int = 5_000  # records per adapter batch (a wide export row is a whole case)
     partition_size: int = 10_000  # stays per partition: what bounds a run's memory
     hl7_profile: Path | None = None  # an HL7 v2 profile (Z-segment maps, extra message types)
     bundle: bool = False  # also write FHIR transaction Bundles (PUT, idempotent) to OUT/bundles

@@ -42,6 +42,8 @@ INDICATORS = "indicators.csv"
 CASES = "cases"  # a part's face-sheet rows of the cases with findings (Parquet per node)
 TEXT = {"mdtrt_id": str, "rule_id": str, "drg_before": str, "drg_after": str}
 COUNTS = "qc-counts.json"  # a part's counts (suppressed findings, DRG and DIP summaries)
+SHOWN_CASES = 20_000  # cases the report and worklist show (all with findings, up to this many)
+WORKLIST_ROWS = 100_000  # findings the worklist lists (Excel holds about a million rows)
 
 
 @dataclass(frozen=True)
@@ -177,24 +179,32 @@ def qc_finish(
     if suppressed:
         summary["suppressed_by_deid"] = dict(sorted(suppressed.items()))
 
-    light = _read_cases([p / CASES for p in parts])
-    ids = set(light.setlinfo["mdtrt_id"].dropna())
-    scores_all = pd.read_csv(folder / "scores.csv", encoding="utf-8-sig", dtype={"mdtrt_id": str})
-    scores = scores_all[scores_all["mdtrt_id"].isin(ids)].reset_index(drop=True)
-    all_scores = scores_all["score"].astype("float64")
-    del scores_all
+    impact_rows = None
+    if drg is not None:
+        impact_rows = pd.concat(
+            [pd.read_csv(p / "impact.csv", encoding="utf-8-sig", dtype=TEXT) for p in parts],
+            ignore_index=True,
+        )
+    ids = shown_cases(findings, impact_rows)
+    light = _read_cases([p / CASES for p in parts], ids)
+    scores, all_scores = _scores(folder / "scores.csv", ids)
+    summary["shown_cases"] = {
+        "cases": len(ids),
+        "with_findings": int(findings["mdtrt_id"].nunique()),
+    }
     rates = combine_indicators([_read_csv(p / INDICATORS) for p in parts])
     write_indicators(rates, folder / INDICATORS)
 
     groups = cmi_table = impact_table = None
     if drg is not None:
         groups, cmi_table, impact_table, summary["drg"] = _finish_grouping(
-            parts, folder, ids, [c["drg"] for c in part_counts], drg
+            parts, folder, ids, [c["drg"] for c in part_counts], drg, impact_rows
         )
     if loaded.dip is not None:
         summary["dip"] = _sum_counts([c["dip"] for c in part_counts])
 
-    write_worklist(light, findings, folder / "worklist.xlsx", pack, impact_table)
+    listed = findings[findings["mdtrt_id"].isin(ids)]
+    write_worklist(light, listed, folder / "worklist.xlsx", pack, impact_table, WORKLIST_ROWS)
     write_report(
         light, findings, folder / "report.html", pack, job.title,
         scores=scores, indicators=rates, groups=groups, impact=impact_table, cmi=cmi_table,
@@ -238,14 +248,50 @@ def _write_cases(sheet: FaceSheet, ids: set, folder: Path) -> None:
         part.reset_index(drop=True).to_parquet(folder / f"{node}.parquet", index=False)
 
 
-def _read_cases(folders: list[Path]) -> FaceSheet:
+def _read_cases(folders: list[Path], ids: set) -> FaceSheet:
+    """The face-sheet rows of the cases ``ids`` from the parts' case files."""
     from hutong.mapping.facesheet import FaceSheet
 
     nodes = {}
     for node in NODES:
-        frames = [pd.read_parquet(f / f"{node}.parquet") for f in folders]
+        frames = []
+        for f in folders:
+            frame = pd.read_parquet(f / f"{node}.parquet")
+            frames.append(frame[frame["mdtrt_id"].isin(ids).to_numpy(dtype=bool)])
         nodes[node] = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     return FaceSheet(**nodes)
+
+
+def shown_cases(findings: pd.DataFrame, impact: pd.DataFrame | None) -> set:
+    """The cases the report and the worklist show: those with findings, the most money at
+    stake, then the most errors and findings first, at most :data:`SHOWN_CASES`."""
+    per_case = (
+        findings.assign(error=findings["severity"] == "error")
+        .groupby("mdtrt_id")
+        .agg(errors=("error", "sum"), findings=("rule_id", "size"))
+    )
+    money = pd.Series(0.0, index=per_case.index)
+    if impact is not None and len(impact):
+        amount = pd.to_numeric(impact["amount"], errors="coerce").abs()
+        money = amount.groupby(impact["mdtrt_id"]).sum().reindex(per_case.index).fillna(0.0)
+    per_case = per_case.assign(money=money).reset_index()
+    ranked = per_case.sort_values(
+        ["money", "errors", "findings", "mdtrt_id"],
+        ascending=[False, False, False, True],
+        kind="mergesort",
+    )
+    return set(ranked["mdtrt_id"].head(SHOWN_CASES))
+
+
+def _scores(path: Path, ids: set) -> tuple[pd.DataFrame, pd.Series]:
+    """The shown cases' scores, and every case's score (read in chunks: a run may be huge)."""
+    shown, every = [], []
+    for chunk in pd.read_csv(path, encoding="utf-8-sig", dtype={"mdtrt_id": str},
+                             chunksize=200_000):  # fmt: skip
+        every.append(chunk["score"].astype("float32"))
+        shown.append(chunk[chunk["mdtrt_id"].isin(ids)])
+    scores = pd.concat(shown, ignore_index=True) if shown else pd.DataFrame()
+    return scores, (pd.concat(every, ignore_index=True) if every else pd.Series(dtype="float32"))
 
 
 def combine_indicators(parts: list[pd.DataFrame]) -> pd.DataFrame:
@@ -362,14 +408,14 @@ def write_grouping(sheet: FaceSheet, folder: Path, drg: tuple) -> tuple[pd.DataF
     return groups, cmi_table, summary
 
 
-def _finish_grouping(parts, folder, ids, counts, drg):
+def _finish_grouping(parts, folder, ids, counts, drg, impact_rows):
     """The run's groups of the shown cases, CMI, impact (ranked by money) and DRG summary."""
     from hutong.quality.impact import COLUMNS as IMPACT
     from hutong.quality.impact import write_impact
     from hutong.quality.weights import combine_cmi, write_cmi
 
-    groups = pd.read_csv(folder / "groups.csv", encoding="utf-8-sig", dtype=str)
-    groups = groups[groups["mdtrt_id"].isin(ids)].reset_index(drop=True)
+    chunks = pd.read_csv(folder / "groups.csv", encoding="utf-8-sig", dtype=str, chunksize=200_000)
+    groups = pd.concat([c[c["mdtrt_id"].isin(ids)] for c in chunks], ignore_index=True)
     if "weight" in groups:
         groups["weight"] = pd.to_numeric(groups["weight"])
     traces = {}
@@ -379,13 +425,7 @@ def _finish_grouping(parts, folder, ids, counts, drg):
             if doc["mdtrt_id"] in ids:
                 traces[doc["mdtrt_id"]] = doc["trace"]
     groups["trace"] = [traces.get(i, []) for i in groups["mdtrt_id"]]
-    impact_table = pd.concat(
-        [
-            pd.read_csv(p / "impact.csv", encoding="utf-8-sig", dtype={"mdtrt_id": str})
-            for p in parts
-        ],
-        ignore_index=True,
-    ).reindex(columns=IMPACT)
+    impact_table = impact_rows.reindex(columns=IMPACT)
     for col in ("fix_zh", "fix_en", "drg_before", "drg_after", "rule_id", "field"):
         impact_table[col] = impact_table[col].astype("object").where(impact_table[col].notna(), "")
     impact_table = (

@@ -109,14 +109,20 @@ def write_worklist(
     path: Path | str,
     pack: Pack | str | Path | None = None,
     impact: pd.DataFrame | None = None,
+    limit: int | None = None,
 ) -> Path:
     """Write ``worklist.xlsx`` (sheet 工作清单): one row per finding, header frozen and
-    filtered, severity coloured; returns the path."""
+    filtered, severity coloured; returns the path. With ``limit``, the first ``limit`` rows of
+    the worklist order (money, then severity) are listed and a last row says how many more
+    are in findings.csv."""
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
 
     rows = finding_rows(sheet, findings, pack, impact)
+    more = len(rows) - limit if limit is not None and len(rows) > limit else 0
+    if more:
+        rows = rows.head(limit)
     book = Workbook()
     ws = book.active
     ws.title = "工作清单"
@@ -140,4 +146,6 @@ def write_worklist(
         ws.column_dimensions[get_column_letter(index)].width = width
     ws.freeze_panes = "A2"
     ws.auto_filter.ref = f"A1:{get_column_letter(len(SHEET_COLUMNS))}{len(rows) + 1}"
+    if more:
+        ws.append([f"另有 {more} 条问题见 findings.csv / {more} more findings in findings.csv"])
     return save_workbook(book, path)
