@@ -145,3 +145,9 @@ def test_no_fhir_writes_the_same_face_sheet_and_qc(whole, tmp_path):
     for name in b:
         if name.startswith(("facesheet/", "qc/")) and not name.endswith((".html", ".xlsx")):
             assert a[name] == b[name], name
+
+
+def test_two_worker_processes_write_the_same_bytes(tmp_path):
+    run(tmp_path / "one", "--partition-size", "40")
+    run(tmp_path / "two", "--partition-size", "40", "--workers", "2")
+    assert outputs(tmp_path / "one") == outputs(tmp_path / "two")

@@ -117,6 +117,9 @@ def run_command(
         typer.Option("--format", help="Extra outputs: parquet (canonical tables, face sheet)"),
     ] = None,
     engine: Annotated[str, typer.Option(help="local (this process) or spark (PySpark)")] = "local",
+    workers: Annotated[
+        int, typer.Option(min=1, help="Local engine: partitions processed at once (processes)")
+    ] = 1,
     spark_master: Annotated[
         str, typer.Option(help="With --engine spark: local[N] or a cluster's master URL")
     ] = "local[2]",
@@ -137,7 +140,7 @@ def run_command(
         "drg_pack": drg_pack, "weights": weights, "base_rate": base_rate,
         "dip_catalog": dip_catalog, "dip_params": dip_params, "partition_size": partition_size,
         "resume": resume, "formats": output_format or [], "engine": engine,
-        "spark_master": spark_master, "progress": progress, "fhir": fhir,
+        "spark_master": spark_master, "progress": progress, "fhir": fhir, "workers": workers,
     }  # fmt: skip
     check_choices(engine, output_format or [], progress)
     result = run_inputs(inputs, profile, out, settings, quiet)

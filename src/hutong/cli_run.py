@@ -107,7 +107,8 @@ def run_inputs(
         dip_params=settings.get("dip_params"),
         deid_key=settings.get("deid_key"),
     )
-    for key in ("partition_size", "resume", "engine", "spark_master", "keep_work", "fhir"):
+    for key in ("partition_size", "resume", "engine", "spark_master", "keep_work", "fhir",
+                "workers"):  # fmt: skip
         if settings.get(key) is not None:
             setattr(options, key, settings[key])
     options.formats = tuple(settings.get("formats", ()))

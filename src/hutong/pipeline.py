@@ -71,6 +71,7 @@ class RunOptions:
     formats: tuple[str, ...] = ()  # extra output formats: "parquet"
     resume: bool = False  # reuse the work folder of a run with the same inputs and options
     engine: str = "local"  # local | spark
+    workers: int = 1  # local engine: partitions processed in this many processes at once
     spark_master: str = "local[2]"  # with engine spark: local[N] or a cluster's master URL
     keep_work: bool = False  # keep OUT/.hutong-work (spill and parts) after a finished run
 
@@ -203,9 +204,11 @@ def run(
 
         process_on_spark([inputs_of[i] for i in todo], [parts[i] for i in todo], ctx,
                          options.spark_master)  # fmt: skip
+    elif options.workers > 1 and len(todo) > 1:
+        _in_processes([(inputs_of[i], parts[i]) for i in todo], ctx, options.workers)
     done = count - len(todo)
     for i in range(count):
-        if i in todo and options.engine != "spark":
+        if i in todo and not (parts[i] / DONE).exists():
             process(read_tables(inputs_of[i]), ctx, parts[i])
             _stop_for_tests(i)
         if options.store is not None and not (parts[i] / "fed").exists():
@@ -222,6 +225,26 @@ def run(
 
 
 WORK = ".hutong-work"
+_SHARED: Context | None = None  # the run's context, inherited by forked worker processes
+
+
+def _in_processes(jobs: list[tuple[Path, Path]], ctx: Context, workers: int) -> None:
+    """Process partitions in ``workers`` forked processes (same function, same outputs)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    global _SHARED
+    _SHARED = ctx
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+    with pool:
+        for result in pool.map(_process_one, jobs):
+            del result
+
+
+def _process_one(job: tuple[Path, Path]) -> None:
+    source, target = job
+    assert _SHARED is not None
+    process(read_tables(source), _SHARED, target)
 
 
 def _spill(plan, opened, options: RunOptions, work: Path, on_file) -> _Books:
@@ -259,7 +282,7 @@ def _fingerprint(plan, options: RunOptions) -> dict:
     keep = {
         k: str(v)
         for k, v in vars(options).items()
-        if k not in ("store", "deid_key", "resume", "engine", "spark_master", "profile")
+        if k not in ("store", "deid_key", "resume", "engine", "spark_master", "profile", "workers")
     }
     return {"files": files, "options": keep, "profile": getattr(options.profile, "name", None)}
 
