@@ -208,3 +208,13 @@ def case(mdtrt_id: str, **overrides: Any) -> FaceSheet:
 def rule_ids(findings: pd.DataFrame) -> set[str]:
     """The ids of the rules that fired."""
     return set(findings["rule_id"])
+
+
+def three_cases() -> FaceSheet:
+    """A clean case, one with an unknown sex code and a LOS off by the dates, and one whose
+    main diagnosis was absent on admission (入院病情 4): findings of several kinds."""
+    return combine(
+        case("ZY1"),
+        case("ZY2", setlinfo={"gend": "3", "act_ipt_days": 9}),
+        case("ZY3", diseinfo=[{**MAIN_DX, "adm_cond_type": "4"}, OTHER_DX]),
+    )

@@ -12,17 +12,12 @@ from hutong.quality import check, load_pack, write_report
 from hutong.quality.indicators import indicators
 from hutong.quality.report import render_report
 from hutong.quality.score import score_cases
-from qc_cases import MAIN_DX, OTHER_DX, SETLINFO, case, combine, facesheet
+from qc_cases import SETLINFO, facesheet, three_cases
 
 PACK = load_pack("nhsa-settlement")
 
 
-def batch():
-    return combine(
-        case("ZY1"),
-        case("ZY2", setlinfo={"gend": "3", "act_ipt_days": 9}),
-        case("ZY3", diseinfo=[{**MAIN_DX, "adm_cond_type": "4"}, OTHER_DX]),
-    )
+batch = three_cases
 
 
 def extras(sheet, findings) -> dict:

@@ -9,17 +9,12 @@ from openpyxl import load_workbook
 
 from hutong.quality import check, load_pack
 from hutong.quality.worklist import SHEET_COLUMNS, write_worklist
-from qc_cases import MAIN_DX, OTHER_DX, case, combine
+from qc_cases import case, three_cases
 
 PACK = load_pack("nhsa-settlement")
 
 
-def batch():
-    return combine(
-        case("ZY1"),
-        case("ZY2", setlinfo={"gend": "3", "act_ipt_days": 9}),
-        case("ZY3", diseinfo=[{**MAIN_DX, "adm_cond_type": "4"}, OTHER_DX]),
-    )
+batch = three_cases
 
 
 def impact_for(findings: pd.DataFrame) -> pd.DataFrame:
