@@ -49,7 +49,8 @@ SAMPLE_VENDORS = (*SAMPLE_SEEDS, "lis-a", "hl7")  # lis-a: vendor-a's lab; hl7: 
 @app.command("run")
 def run_command(
     inputs: Annotated[
-        list[Path], typer.Argument(help="Export files or folders (CSV/TSV/XLSX) / 导出文件或目录")
+        list[Path],
+        typer.Argument(help="Export files or folders (tables, HL7, CDA, DICOM) / 导出文件或目录"),
     ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder / 输出目录")],
     profile: Annotated[
@@ -128,10 +129,12 @@ def run_command(
     ] = "bar",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar")] = False,
 ) -> None:
-    """Convert vendor exports: canonical tables → FHIR NDJSON, 4101 face sheet, QC report.
+    """Convert exports (tables, HL7 v2, CDA, DICOM): canonical tables → FHIR NDJSON, the 4101
+    face sheet, QC (and DRG/DIP groups with a pack or catalog), in partitions of bounded memory.
 
     Writes OUT/manifest.json, rejects.ndjson, fhir/<Type>.ndjson, facesheet/*.csv + 4101.ndjson,
-    qc/findings.csv, qc/report.html and unmapped.csv.
+    qc/ (findings, scores, indicators, worklist.xlsx, report.html, groups, impact) and
+    unmapped.csv; --resume goes on from an interrupted run into the same OUT.
     """
     settings = {
         "dx_codes": dx_codes, "px_codes": px_codes, "rules": rules, "validate": validate,
