@@ -166,12 +166,12 @@ def qc_finish(
         names += ["dip.csv", "dip_trace.ndjson"]
     for name in names:
         concat_files([p / name for p in parts], folder / name)
-    findings = _read_csv(folder / "findings.csv")
+    every = _read_light(folder / "findings.csv")
     part_counts = [json.loads((p / COUNTS).read_text("utf-8")) for p in parts]
     summary: dict[str, Any] = {
         "rules": pack.manifest(),
         "skipped_rules": skipped(pack, codes),
-        **_counts(findings),
+        **_counts(every),
     }
     suppressed: Counter = Counter()
     for c in part_counts:
@@ -185,7 +185,8 @@ def qc_finish(
             [pd.read_csv(p / "impact.csv", encoding="utf-8-sig", dtype=TEXT) for p in parts],
             ignore_index=True,
         )
-    ids = shown_cases(findings, impact_rows)
+    ids = shown_cases(every, impact_rows)
+    findings = _read_shown(folder / "findings.csv", ids)
     light = _read_cases([p / CASES for p in parts], ids)
     scores, all_scores = _scores(folder / "scores.csv", ids)
     summary["shown_cases"] = {
@@ -203,12 +204,11 @@ def qc_finish(
     if loaded.dip is not None:
         summary["dip"] = _sum_counts([c["dip"] for c in part_counts])
 
-    listed = findings[findings["mdtrt_id"].isin(ids)]
-    write_worklist(light, listed, folder / "worklist.xlsx", pack, impact_table, WORKLIST_ROWS)
+    write_worklist(light, findings, folder / "worklist.xlsx", pack, impact_table, WORKLIST_ROWS)
     write_report(
         light, findings, folder / "report.html", pack, job.title,
         scores=scores, indicators=rates, groups=groups, impact=impact_table, cmi=cmi_table,
-        case_count=len(all_scores), all_scores=all_scores,
+        case_count=len(all_scores), all_scores=all_scores, all_findings=every,
     )  # fmt: skip
     summary["score"] = _score_summary(all_scores)
     summary["indicators"] = {
@@ -231,6 +231,22 @@ def concat_files(parts: list[Path], target: Path) -> None:
                     src.readline()  # BOM + header
                 shutil.copyfileobj(src, out, 1 << 20)
             first = False
+
+
+def _read_light(path: Path) -> pd.DataFrame:
+    """Case, rule and severity of every finding (categories: small for millions of rows)."""
+    kinds = {"mdtrt_id": str, "rule_id": "category", "severity": "category"}
+    frame = pd.read_csv(path, encoding="utf-8-sig", usecols=list(kinds), dtype=kinds)
+    return frame[["mdtrt_id", "rule_id", "severity"]]
+
+
+def _read_shown(path: Path, ids: set) -> pd.DataFrame:
+    """The findings of the shown cases, read in chunks."""
+    chunks = pd.read_csv(path, encoding="utf-8-sig", dtype=str, keep_default_na=False,
+                         chunksize=200_000)  # fmt: skip
+    parts = [c[c["mdtrt_id"].isin(ids)] for c in chunks]
+    frame = pd.concat(parts, ignore_index=True) if parts else _read_csv(path)
+    return frame.replace({"": None})
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
@@ -332,10 +348,9 @@ def _without_removed(
 
 
 def _counts(findings: pd.DataFrame) -> dict[str, Any]:
-    severity = findings["severity"].value_counts().sort_index()
-    top = (
-        findings["rule_id"].value_counts().sort_index().sort_values(ascending=False, kind="stable")
-    )
+    severity = findings["severity"].astype(str).value_counts().sort_index()
+    top = findings["rule_id"].astype(str).value_counts().sort_index()
+    top = top.sort_values(ascending=False, kind="stable")
     return {
         "findings": len(findings),
         "by_severity": {k: int(v) for k, v in severity.items()},

@@ -57,17 +57,19 @@ def _money(value: float) -> str:
 # ---- tables --------------------------------------------------------------------------------
 
 
-def _by_rule(rows: pd.DataFrame, pack: Pack, money: bool) -> list[dict[str, Any]]:
-    """One row per rule of the pack (and per foreign rule that fired), ranked for the reader."""
-    counts = rows.groupby("rule_id").size()
-    cases = rows.groupby("rule_id")["mdtrt_id"].nunique()
-    amounts = rows.groupby("rule_id")["amount"].sum(min_count=1)
+def _by_rule(
+    rows: pd.DataFrame, pack: Pack, money: bool, every: pd.DataFrame, amounts: pd.Series
+) -> list[dict[str, Any]]:
+    """One row per rule of the pack (and per foreign rule that fired), ranked for the reader:
+    counts over ``every`` finding, money from ``amounts`` (per rule)."""
+    counts = every.groupby("rule_id", observed=True).size()
+    cases = every.groupby("rule_id", observed=True)["mdtrt_id"].nunique()
     meta = {r.id: r for r in pack.rules}
-    ids = [r.id for r in pack.rules] + sorted(set(rows["rule_id"].dropna()) - set(meta))
+    ids = [r.id for r in pack.rules] + sorted(set(every["rule_id"].dropna()) - set(meta))
     out = []
     for order, rule_id in enumerate(ids):
         rule = meta.get(rule_id)
-        first = rows.loc[rows["rule_id"] == rule_id, "severity"]
+        first = every.loc[every["rule_id"] == rule_id, "severity"]
         out.append(
             {
                 "id": rule_id,
@@ -238,8 +240,14 @@ def _by_case(records: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
-def _charts(sheet: FaceSheet, rows: pd.DataFrame, scores: pd.Series | None) -> dict:
-    by_rule = rows.groupby("rule_id").size().sort_values(ascending=False, kind="mergesort")
+def _charts(
+    sheet: FaceSheet, rows: pd.DataFrame, scores: pd.Series | None, every: pd.DataFrame
+) -> dict:
+    by_rule = (
+        every.groupby("rule_id", observed=True)
+        .size()
+        .sort_values(ascending=False, kind="mergesort")
+    )
     dept = rows["mdtrt_id"].map(
         sheet.setlinfo.drop_duplicates("mdtrt_id").set_index("mdtrt_id")["dscg_caty"]
     )
@@ -250,7 +258,7 @@ def _charts(sheet: FaceSheet, rows: pd.DataFrame, scores: pd.Series | None) -> d
         .sort_index(kind="mergesort")
         .sort_values(ascending=False, kind="mergesort")
     )
-    by_sev = rows["severity"].value_counts()
+    by_sev = every["severity"].value_counts()
     return {
         "rule": bar_chart([(str(k), float(v)) for k, v in by_rule.head(20).items()], "by rule"),
         "dept": bar_chart([(str(k), float(v)) for k, v in by_dept.head(20).items()], "by dept"),
@@ -291,18 +299,30 @@ def render_report(
     detail_limit: int = DETAIL_LIMIT,
     case_count: int | None = None,
     all_scores: pd.Series | None = None,
+    all_findings: pd.DataFrame | None = None,
 ) -> str:
     """The report page as text (what :func:`write_report` writes).
 
     A large run passes only the cases with findings in ``sheet`` (and their ``scores`` and
     ``groups``), with ``case_count`` (every case) and ``all_scores`` (every case's score, for
-    the mean and the histogram); the case table then lists the cases with findings."""
+    the mean and the histogram) and ``all_findings`` (``mdtrt_id, rule_id, severity`` of every
+    finding, for the totals, the rule table and the charts); ``findings`` then holds the shown
+    cases' findings only (the department chart counts those)."""
     if not isinstance(pack, Pack):
         pack = load_pack(pack if pack is not None else BUILTIN)
     rows = finding_rows(sheet, findings, pack, impact)
+    every = findings if all_findings is None else all_findings
+    if all_findings is None or impact is None or impact.empty:
+        amounts = rows.groupby("rule_id")["amount"].sum(min_count=1)
+    else:
+        amounts = (
+            pd.to_numeric(impact["amount"], errors="coerce")
+            .groupby(impact["rule_id"])
+            .sum(min_count=1)
+        )
     ids = sheet.setlinfo["mdtrt_id"]
-    severity = findings["severity"]
-    with_findings = set(findings["mdtrt_id"].dropna())
+    severity = every["severity"]
+    with_findings = set(every["mdtrt_id"].dropna())
     everyone = all_scores if all_scores is not None else None
     if everyone is None and scores is not None:
         everyone = scores["score"]
@@ -310,12 +330,12 @@ def render_report(
     clean = int((~ids.dropna().drop_duplicates().isin(with_findings)).sum())
     totals = {
         "cases": count,
-        "cases_with_errors": len(set(findings.loc[severity == "error", "mdtrt_id"].dropna())),
+        "cases_with_errors": len(set(every.loc[severity == "error", "mdtrt_id"].dropna())),
         "cases_with_findings": len(with_findings),
         "cases_clean": clean if case_count is None else count - len(with_findings),
-        "findings": len(findings),
+        "findings": len(every),
         "by_severity": {s: int((severity == s).sum()) for s in SEVERITIES},
-        "money": _money(rows["amount"].sum(min_count=1)),
+        "money": _money(amounts.sum(min_count=1)),
         "mean_score": _s(round(float(everyone.mean()), 2)) if everyone is not None else "",
     }
     cases = _cases(sheet, rows, scores, groups, impact is not None)
@@ -337,8 +357,8 @@ def render_report(
         pack=pack,
         totals=totals,
         money=impact is not None,
-        rules=_by_rule(rows, pack, impact is not None),
-        charts=_charts(sheet, rows, everyone),
+        rules=_by_rule(rows, pack, impact is not None, every, amounts),
+        charts=_charts(sheet, rows, everyone, every),
         indicators=_indicator_rows(indicators),
         cmi=cmi_rows,
         cases=cases,
