@@ -102,6 +102,18 @@ def _hash(values: pd.Series) -> np.ndarray:
     return out
 
 
+def _replace(values: np.ndarray, mapping: dict[int, int]) -> np.ndarray:
+    """``values`` (uint64) with each key of ``mapping`` replaced by its value, exactly (a
+    pandas map would pass through float64 and lose the low bits of a 64-bit hash)."""
+    keys = np.fromiter(mapping.keys(), dtype="uint64", count=len(mapping))
+    order = np.argsort(keys)
+    keys = keys[order]
+    targets = np.fromiter(mapping.values(), dtype="uint64", count=len(mapping))[order]
+    at = np.minimum(np.searchsorted(keys, values), len(keys) - 1)
+    hit = keys[at] == values
+    return np.where(hit, targets[at], values).astype("uint64")
+
+
 class Owners:
     """Who owns a row, as a 64-bit patient hash: merges (merged id → surviving id) applied;
     a visit or a study belongs to the patient of its first row; patients that share a visit
@@ -128,7 +140,7 @@ class Owners:
     def patient(self, pid: pd.Series) -> np.ndarray:
         """Hashes of the (merged) patient ids; 0 for none."""
         if self.final:
-            pid = pid.map(lambda p: self.final.get(p, p))
+            pid = pid.map(self.final).fillna(pid)  # merged ids to the surviving one
         return _hash(pid)
 
     def _pairs(self, spill: Path, table: str, key: str) -> pd.DataFrame:
@@ -187,7 +199,7 @@ class Owners:
             )
             pid = np.where(pid != 0, pid, by_study)
         if self.root:
-            pid = pd.Series(pid).map(lambda h: self.root.get(h, h)).to_numpy("uint64")
+            pid = _replace(pid, self.root)
         for own in ("mdtrt_id", "study_uid", "series_uid", "order_id", "report_id"):
             if own in frame:
                 pid = np.where(pid != 0, pid, _hash(frame[own]))

@@ -11,6 +11,7 @@ store) and ``counts.json``; ``done`` is written last, so a resumed run knows wha
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from hutong.quality.job import LoadedJob, qc_part
 from hutong.terminologies.coding import TERM, Coder, apply_codes, unmapped
 
 DONE = "done"
+QUOTED = re.compile(r": '.*'$")  # the offending value a reject message ends with
 COUNTS = "counts.json"
 TERM_COLUMNS = [*TERM, "map_status", "code", "mdtrt_id", "locator", "vendor"]
 
@@ -164,9 +166,7 @@ def deid_fields(report: dict) -> frozenset[str]:
 def without_value(reject: Reject) -> Reject:
     """A reject as written in a de-identified run: where and why, not the offending value
     (a malformed birth date or name is personal data too)."""
-    import re
-
-    message = re.sub(r": '.*'$", "", reject.message)
+    message = QUOTED.sub("", reject.message)
     return Reject(reject.source, reject.locator, reject.reason, message, reject.field, None)
 
 
@@ -197,7 +197,7 @@ def _write_parquet(tables: dict[str, pd.DataFrame], sheet: FaceSheet, folder: Pa
     for table, frame in tables.items():
         target = folder / "tables" / table
         target.mkdir(parents=True, exist_ok=True)
-        conform(table, frame).to_pandas().to_parquet(target / "part.parquet", index=False)
+        frame.to_parquet(target / "part.parquet", index=False)  # already conformed
     for node in ("setlinfo", "diseinfo", "oprninfo", "iteminfo"):
         target = folder / "facesheet" / node
         target.mkdir(parents=True, exist_ok=True)

@@ -323,7 +323,7 @@ def render_report(
     ids = sheet.setlinfo["mdtrt_id"]
     severity = every["severity"]
     with_findings = set(every["mdtrt_id"].dropna())
-    everyone = all_scores if all_scores is not None else None
+    everyone = all_scores
     if everyone is None and scores is not None:
         everyone = scores["score"]
     count = int(ids.nunique()) if case_count is None else case_count
