@@ -10,7 +10,8 @@ import pytest
 
 from hutong.adapters import raw
 from hutong.adapters.profile import load_profile
-from hutong.adapters.table import open_table, read_table
+from hutong.adapters.table import batches, open_table, read_table
+from hutong.model import conform
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples"
@@ -49,6 +50,31 @@ def test_streamed_files_convert_as_read_whole(folder, profile, monkeypatch):
         assert opened.streamed and opened.rows == []
         assert_same(converted(path, profile, 64), whole)
         monkeypatch.setattr(raw, "STREAM_ABOVE", 32 * 1024 * 1024)
+
+
+@pytest.mark.parametrize(
+    ("folder", "profile"), [("vendor-a", "vendor-a"), ("vendor-b", "vendor-b")]
+)
+def test_worker_processes_convert_the_same_batches_in_order(folder, profile):
+    """Slices converted in two forked processes come back in file order, with the same rows
+    (as canonical Arrow tables), rejects and notes as converted here."""
+    prof = load_profile(profile)
+    for path in sorted((SAMPLES / folder).iterdir()):
+        if path.suffix not in (".csv", ".xlsx"):
+            continue
+        raw1, kind = open_table(path, prof)
+        here = list(batches(raw1, kind, prof, 16))
+        raw2, kind = open_table(path, prof)
+        there = list(batches(raw2, kind, prof, 16, workers=2, conformed=True))
+        assert len(here) == len(there) > 1
+        assert sum(len(b.rejects) for b in here) == sum(len(b.rejects) for b in there)
+        for a, b in zip(here, there, strict=True):
+            assert (a.read, a.notes) == (b.read, b.notes)
+            assert [r.to_dict() for r in a.rejects] == [r.to_dict() for r in b.rejects]
+            want = {t: conform(t, f) for t, f in a.tables.items() if not f.empty}
+            assert want.keys() == b.tables.keys()
+            for table, arrow in b.tables.items():
+                assert arrow.equals(want[table]), (path.name, table)
 
 
 def test_an_ascii_head_does_not_hide_the_encoding(tmp_path, monkeypatch):

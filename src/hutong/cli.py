@@ -119,7 +119,12 @@ def run_command(
     ] = None,
     engine: Annotated[str, typer.Option(help="local (this process) or spark (PySpark)")] = "local",
     workers: Annotated[
-        int, typer.Option(min=1, help="Local engine: partitions processed at once (processes)")
+        int,
+        typer.Option(
+            min=1,
+            help="Local engine: processes converting table slices and partitions at once "
+            "(same outputs for any number)",
+        ),
     ] = 1,
     spark_master: Annotated[
         str, typer.Option(help="With --engine spark: local[N] or a cluster's master URL")

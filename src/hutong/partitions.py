@@ -40,10 +40,11 @@ class Spill:
         self._files: dict[str, object] = {}
         self.rows: dict[str, int] = {}
 
-    def add(self, table: str, frame: pd.DataFrame) -> None:
-        if frame is None or frame.empty:
+    def add(self, table: str, frame: pd.DataFrame | pa.Table) -> None:
+        """Append rows (a frame, or a table already conformed to the canonical schema)."""
+        if frame is None or len(frame) == 0:
             return
-        batch = conform(table, frame)
+        batch = frame if isinstance(frame, pa.Table) else conform(table, frame)
         writer = self._writers.get(table)
         if writer is None:
             sink = pa.OSFile(str(self.folder / f"{table}.arrow"), "wb")

@@ -71,7 +71,7 @@ class RunOptions:
     formats: tuple[str, ...] = ()  # extra output formats: "parquet"
     resume: bool = False  # reuse the work folder of a run with the same inputs and options
     engine: str = "local"  # local | spark
-    workers: int = 1  # local engine: partitions processed in this many processes at once
+    workers: int = 1  # local engine: processes converting table slices, then partitions
     spark_master: str = "local[2]"  # with engine spark: local[N] or a cluster's master URL
     keep_work: bool = False  # keep OUT/.hutong-work (spill and parts) after a finished run
 
@@ -346,7 +346,9 @@ def _read(plan, opened, options: RunOptions, on_file, spill: Spill) -> _Books:
         if fmt == "table":
             profile, raw, kind = opened[path]
             books.open(source, f"{profile.name}:{kind.name}", raw.encoding)
-            stream = batches(raw, kind, profile, options.batch_size)
+            stream = batches(
+                raw, kind, profile, options.batch_size, options.workers, conformed=True
+            )
         elif fmt is None:
             books.open(source, "unrecognized", None)
             why = "no adapter recognizes this file / 无法识别的文件格式"

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pandas as pd
+import pyarrow as pa
 
 from hutong.model import Reject
 
@@ -25,7 +26,7 @@ class Batch:
     source: str
     kind: str  # the adapter's name for what the file is ("case", "hl7v2", "dicom", "cda")
     read: int
-    tables: dict[str, pd.DataFrame]
+    tables: dict[str, pd.DataFrame | pa.Table]  # Arrow when asked for conformed tables
     rejects: list[Reject] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 

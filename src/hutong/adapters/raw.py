@@ -13,6 +13,7 @@ import codecs
 import csv
 import datetime as dt
 import io
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,7 @@ EXCEL = {".xlsx", ".xlsm"}
 SUFFIXES = set(DELIMITED) | EXCEL
 STREAM_ABOVE = 32 * 1024 * 1024  # bytes: larger files are streamed, not read whole
 SAMPLE = 1024 * 1024  # bytes of a streamed file read to find its encoding and header
+UNDECODED = re.compile("[\udc80-\udcff]")  # bytes the decoder could not read (surrogateescape)
 
 
 class UnreadableFile(ValueError):
@@ -70,9 +72,9 @@ class RawTable:
                 binary, encoding=self.encoding, errors="surrogateescape", newline=""
             )
             for row, locator in _rows(self.path, text, DELIMITED[self.path.suffix.lower()]):
-                self.bad_bytes += sum(
-                    1 for cell in row for ch in cell if "\udc80" <= ch <= "\udcff"
-                )
+                joined = "".join(row)
+                if not joined.isascii():
+                    self.bad_bytes += len(UNDECODED.findall(joined))
                 yield row, locator
 
     def tail_notes(self) -> list[str]:
@@ -169,10 +171,6 @@ def _rows(path: Path, text, delimiter: str) -> Iterator[tuple[list[str], str]]:
     lines = _lines(path, text, delimiter)
     next(lines, None)
     yield from lines
-
-
-def _undecoded(cell: str) -> int:
-    return sum(1 for ch in cell if "\udc80" <= ch <= "\udcff")
 
 
 def _sample(path: Path) -> bytes:

@@ -8,7 +8,9 @@ with its file, row, field and reason; all other records of the file go on.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
+from functools import partial
 from itertools import islice
 from pathlib import Path
 
@@ -19,9 +21,12 @@ from hutong.adapters.batch import Batch
 from hutong.adapters.cells import map_values, parse_dates, parse_datetimes, parse_numbers
 from hutong.adapters.profile import FileKind, Group, Profile
 from hutong.adapters.raw import RawTable, read_raw, retry_encodings
-from hutong.model import SCHEMAS, Reject
+from hutong.model import SCHEMAS, Reject, conform
+from hutong.parallel import ordered_map
 
 KEY_FIELDS = ("mdtrt_id", "patient_id")
+UNDECODED = re.compile("[\udc80-\udcff]")  # bytes the decoder could not read (surrogateescape)
+NUMBERS = {"integer", "floating", "mixed-integer-float", "boolean", "empty"}
 
 
 class ProfileMismatch(ValueError):
@@ -73,18 +78,25 @@ def read_table(path: Path, profile: Profile, batch_size: int = 50_000) -> Iterat
 
 
 def batches(
-    raw: RawTable, kind: FileKind, profile: Profile, batch_size: int = 50_000
+    raw: RawTable,
+    kind: FileKind,
+    profile: Profile,
+    batch_size: int = 50_000,
+    workers: int = 1,
+    conformed: bool = False,
 ) -> Iterator[Batch]:
-    """Convert an opened file in slices of ``batch_size`` records."""
+    """Convert an opened file in slices of ``batch_size`` records.
+
+    With ``workers`` > 1 the slices are converted in that many forked processes while this one
+    reads ahead (a few slices at most); batches come back in file order, so the output is the
+    same for any number of workers. ``conformed`` gives the tables as canonical Arrow tables
+    (cast where they are converted: Arrow crosses processes far cheaper than pandas objects)."""
     source = raw.path.as_posix()
-    stream = raw.iter_rows()
+    convert = partial(_convert_slice, source, raw.header, kind, profile, conformed)
     first = True
-    while chunk := list(islice(stream, batch_size)):
-        rows = [row for row, _ in chunk]
-        locators = [locator for _, locator in chunk]
-        notes = list(raw.notes) if first else []
+    for batch in ordered_map(convert, _slices(raw, batch_size), workers):
         first = False
-        yield _convert(source, raw.header, rows, locators, kind, profile, notes)
+        yield batch
     if first:
         note = (
             "no records, header only / 只有表头，无数据记录"
@@ -94,6 +106,30 @@ def batches(
         yield Batch(source, kind.name, 0, {}, [], [*raw.notes, note])
     elif raw.tail_notes():
         yield Batch(source, kind.name, 0, {}, [], raw.tail_notes())
+
+
+def _slices(raw: RawTable, size: int) -> Iterator[tuple[list[list[str]], list[str], list[str]]]:
+    """Rows, their locators and the notes to report (the file's, on the first slice)."""
+    stream = raw.iter_rows()
+    notes = list(raw.notes)
+    while chunk := list(islice(stream, size)):
+        yield [row for row, _ in chunk], [locator for _, locator in chunk], notes
+        notes = []
+
+
+def _convert_slice(
+    source: str,
+    header: list[str],
+    kind: FileKind,
+    profile: Profile,
+    conformed: bool,
+    part: tuple[list[list[str]], list[str], list[str]],
+) -> Batch:
+    rows, locators, notes = part
+    batch = _convert(source, header, rows, locators, kind, profile, notes)
+    if conformed:
+        batch.tables = {t: conform(t, f) for t, f in batch.tables.items() if not f.empty}
+    return batch
 
 
 class _Errors:
@@ -126,12 +162,14 @@ class _Errors:
         recs: pd.Series,
         bad: pd.Series,
         reason: str,
-        labels: pd.Series,
+        label: Callable[[int], str],
         cells: pd.Series,
         message: str,
     ) -> None:
+        """Reject the records of the ``bad`` cells; ``label`` names a row's source column (built
+        for the bad rows only: a label per cell would cost more than the conversion)."""
         for i in bad[bad].index:
-            self.reject(int(recs[i]), reason, labels[i], cells[i], message)
+            self.reject(int(recs[i]), reason, label(i), cells[i], message)
 
 
 def _convert(
@@ -157,15 +195,13 @@ def _convert(
     errors.column(
         long_, "bad_row", "-", f"more fields than the header ({width}) / 字段数多于表头", lengths
     )
-    padded = [(r + [""] * width)[:width] for r in rows]
-    frame = pd.DataFrame(padded, columns=_unique(header), dtype="object")
-    frame = frame.apply(lambda col: col.str.strip()).replace("", None)
-
-    for col in frame.columns:
-        bad = frame[col].map(
-            lambda v: isinstance(v, str) and any("\udc80" <= ch <= "\udcff" for ch in v)
-        )
-        errors.column(bad.astype(bool), "encoding", col, "bytes not decodable / 无法解码")
+    pad = [""] * width
+    cells = [
+        [c.strip() or None for c in (r if len(r) == width else (r + pad)[:width])] for r in rows
+    ]
+    names = _unique(header)
+    frame = pd.DataFrame(cells, columns=names, dtype="object")
+    _undecodable(rows, cells, names, errors)
     fields = {c: f for _, g in profile.groups_for(kind.name) for f, c in g.columns.items()}
     for col in kind.required:
         label = f"{col} ({fields[col]})" if col in fields else col
@@ -201,6 +237,21 @@ def _convert(
         out[table] = rows_t.drop(columns=[c for c in rows_t.columns if c.startswith("__")])
     rejects = [errors.by_record[r] for r in sorted(errors.by_record)]
     return Batch(source, kind.name, len(rows), out, rejects, notes)
+
+
+def _undecodable(
+    rows: list[list[str]], cells: list[list[str | None]], names: list[str], errors: _Errors
+) -> None:
+    """Reject records holding bytes the file's encoding could not decode, naming the first
+    such column. One search per record (most are clean), then a look at the flagged ones."""
+    for rec, row in enumerate(rows):
+        joined = "".join(row)
+        if joined.isascii() or not UNDECODED.search(joined):
+            continue
+        for name, cell in zip(names, cells[rec], strict=True):
+            if cell is not None and UNDECODED.search(cell):
+                errors.reject(rec, "encoding", name, None, "bytes not decodable / 无法解码")
+                break
 
 
 def _unique(header: list[str]) -> list[str]:
@@ -263,7 +314,7 @@ def _typed(
         if f.name not in rows.columns or f.name in KEY_FIELDS:
             continue
         cells = rows[f.name]
-        label = rows["__cols"].map(lambda cols, name=f.name: f"{cols.get(name, name)} ({name})")
+        label = _labeller(rows["__cols"], f.name)
         if pa.types.is_timestamp(f.type):
             rows[f.name], bad = parse_datetimes(cells, profile.datetime_formats)
             errors.cells(
@@ -273,8 +324,8 @@ def _typed(
             rows[f.name], bad = parse_dates(cells, profile.date_formats)
             errors.cells(recs, bad, "bad_datetime", label, cells, "malformed date / 日期格式错误")
         elif pa.types.is_integer(f.type) or pa.types.is_floating(f.type):
-            if cells.map(lambda v: isinstance(v, int | float)).all():
-                continue
+            if pd.api.types.infer_dtype(cells, skipna=False) in NUMBERS:
+                continue  # already numbers (no text to parse)
             rows[f.name], bad = parse_numbers(cells)
             errors.cells(recs, bad, "bad_number", label, cells, "malformed number / 数值格式错误")
         elif pa.types.is_string(f.type):
@@ -289,9 +340,14 @@ def _typed(
     }
     required = ids | {f for g in groups for f in g.required}
     for name in sorted(required & set(rows.columns)):
-        label = rows["__cols"].map(lambda cols, name=name: f"{cols.get(name, name)} ({name})")
+        label = _labeller(rows["__cols"], name)
         missing = rows[name].isna()
         errors.cells(
             recs, missing, "missing_value", label, rows[name], "required value missing / 必填值缺失"
         )
     return rows
+
+
+def _labeller(cols: pd.Series, name: str) -> Callable[[int], str]:
+    """The label of ``name`` in a row: its source column (``入院时间 (adm_time)``)."""
+    return lambda i: f"{cols[i].get(name, name)} ({name})"

@@ -255,8 +255,9 @@ def _without(case: Case, node: str, at: list[int]) -> Case:
 def gray_child(fix: Fix, case: Case, value, setl: Row, ctx: Context) -> Variant:
     rows = _rows(case, fix.node)
     system = ctx.system(fix.node)
-    gray = system.gray if system is not None else set()
-    at = _target(rows, fix.node, value, lambda c: c in gray)
+    concepts = system.concepts if system is not None else {}
+    # a look-up per code, not the system's whole gray set built for every finding
+    at = _target(rows, fix.node, value, lambda c: c in concepts and concepts[c].gray)
     if not at:
         return Variant(fixed=False, old=value or "")
     old = _plain(rows[at[0]][CODE[fix.node]])

@@ -1,0 +1,37 @@
+"""Ordered work in forked processes, with a bounded number of tasks in flight.
+
+``Pool.imap`` reads its whole input ahead (a feeder thread drains the iterator), which would
+pull an entire file into memory; here at most ``ahead`` tasks wait, so memory follows the
+batch size, and results come back in input order, so outputs do not depend on ``workers``.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from typing import TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def ordered_map(
+    fn: Callable[[T], R], items: Iterable[T], workers: int = 1, ahead: int | None = None
+) -> Iterator[R]:
+    """``map(fn, items)`` in ``workers`` forked processes (in this one when ``workers`` ≤ 1).
+
+    ``fn`` and each item are pickled to the workers; ``ahead`` (default twice the workers)
+    bounds the items read but not yet returned."""
+    if workers <= 1:
+        yield from map(fn, items)
+        return
+    ahead = ahead or 2 * workers
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        pending: deque = deque()
+        for item in items:
+            pending.append(pool.apply_async(fn, (item,)))
+            if len(pending) >= ahead:
+                yield pending.popleft().get()
+        while pending:
+            yield pending.popleft().get()
