@@ -24,6 +24,7 @@ from hutong.cli_quality import (
 )
 from hutong.cli_quality import fail as _fail
 from hutong.cli_run import check_choices, print_summary, run_deid_key, run_inputs, store_for_run
+from hutong.cli_serve import serve, user_app
 from hutong.cli_terms import map_app, open_store, terminology_app
 
 app = typer.Typer(
@@ -38,6 +39,8 @@ samples_app = typer.Typer(
 app.add_typer(samples_app, name="samples")
 app.add_typer(terminology_app, name="terminology")
 app.add_typer(map_app, name="map")
+app.add_typer(user_app, name="user")
+app.command()(serve)
 app.command()(qc)
 app.command()(group)
 app.command()(dip)
