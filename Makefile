@@ -16,15 +16,25 @@ $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	@touch $(STAMP)
 
-# Tests and benchmarks also need PySpark (the Spark engine's test) and the peer parsers.
+# Tests and benchmarks also need PySpark (the Spark engine's test), the peer parsers, the
+# workbench's test tools and the notebooks' kernel.
 $(FULL): $(STAMP)
-	$(BIN)/python -m pip install --quiet -e ".[test,spark,bench]"
+	$(BIN)/python -m pip install --quiet -e ".[test,spark,bench,web-test,notebooks]"
 	@touch $(FULL)
+
+# The workbench's browser tests drive Debian's Chromium; installed with apt when missing (as
+# root, or with sudo). Without it those tests skip on a user's machine and fail under CI=true.
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+$(CHROMIUM):
+	-DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium >/dev/null || \
+	  (DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get update -q >/dev/null && \
+	   DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium >/dev/null)
 
 demo: $(STAMP)
 	$(BIN)/hutong demo --out hutong-demo-out
 
-test: $(FULL)
+test: $(FULL) $(CHROMIUM)
 	$(BIN)/ruff check src tests benchmarks notebooks
 	$(BIN)/ruff format --check src tests benchmarks notebooks
 	$(BIN)/python -m pytest -n 2 -q

@@ -2,21 +2,31 @@
 # jupyter:
 #   jupytext:
 #     formats: py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
 # ---
 
 # %% [markdown]
 # # A tour of a hutong run
 #
 # Reads what `make demo` wrote (`hutong-demo-out/`, or the folder in `HUTONG_OUT`): the
-# manifest's accounting, the rejects by reason, the face sheet's fee mix and the QC findings.
+# manifest's accounting, the rejects by reason, the face sheet's fee mix (plotted) and the QC
+# findings.
 # Open it with Jupyter through jupytext, or run it as a script.
 
 # %%
 import json
 import os
+import sys
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import pandas as pd
+
+if "ipykernel" not in sys.modules:  # run as a script: draw off-screen, nothing to show
+    plt.switch_backend("Agg")
 
 OUT = Path(os.environ.get("HUTONG_OUT", "hutong-demo-out"))
 VENDOR = os.environ.get("HUTONG_VENDOR", "vendor-a")
@@ -42,6 +52,14 @@ print(rejects.groupby("reason").size().rename("records").to_string())
 items = pd.read_csv(run / "facesheet" / "iteminfo.csv", dtype={"med_chrgitm": str})
 fees = items.groupby("med_chrgitm")["amt"].sum().sort_values(ascending=False)
 print(fees.round(2).to_string())
+
+fig, ax = plt.subplots(figsize=(8, 3.5))
+fees.plot.bar(ax=ax, rot=0)
+ax.set_xlabel("fee category (med_chrgitm)")
+ax.set_ylabel("amount (yuan)")
+ax.set_title(f"{VENDOR}: fees by national category")
+fig.tight_layout()
+plt.show()
 
 # %% [markdown]
 # ## QC findings by rule and severity

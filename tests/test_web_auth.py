@@ -105,7 +105,7 @@ def test_only_admins_manage_users(login):
     added = admin.post("/api/users", json={"username": "coder3", "password": "long enough 1"})
     assert added.status_code == 201 and added.json()["role"] == "coder"
     again = admin.post("/api/users", json={"username": "coder3", "password": "long enough 1"})
-    assert again.status_code == 400 and "exists" in again.json()["detail"]
+    assert again.status_code == 409 and "exists" in again.json()["detail"]
     assert "coder3" in [u["username"] for u in admin.get("/api/users").json()]
 
 

@@ -24,7 +24,7 @@ from hutong.web.accounts import Accounts
 from hutong.web.deps import CSRF_HEADER, HERE, SESSION_COOKIE
 
 SAFE = {"GET", "HEAD", "OPTIONS"}
-PUBLIC = {"/login", "/api/csrf", "/api/login"}
+PUBLIC = {"/login", "/api/csrf", "/api/login", "/favicon.ico"}
 HEADERS = {
     "Content-Security-Policy": (
         "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "

@@ -40,7 +40,7 @@ class Me(BaseModel):
 
 
 class NewUser(BaseModel):
-    username: str = Field(min_length=2, max_length=64)
+    username: str = Field(pattern=r"^[A-Za-z0-9_.@-]{2,64}$")
     password: str = Field(min_length=8, max_length=1024)
     role: str = Field("coder", pattern="^(coder|reviewer|admin)$")
     display_name: str = Field("", max_length=100)
@@ -78,7 +78,9 @@ def _next(target: str | None) -> str:
 
 @router.get("/login", include_in_schema=False)
 def login_page(request: Request, next: str | None = None):
-    pre = secrets.token_urlsafe(24)
+    # the token of an earlier visit is kept: a second tab or a stray request for another
+    # page must not invalidate the form already on screen
+    pre = request.cookies.get(PRE_COOKIE) or secrets.token_urlsafe(24)
     response = templates.TemplateResponse(
         request, "login.html", {"title": "登录 Sign in", "pre": pre, "next": _next(next),
                                 "user": None, "csrf": "", "error": None},
@@ -116,6 +118,11 @@ def login_form(
 @router.get("/", include_in_schema=False)
 def home():
     return RedirectResponse("/queue", 303)
+
+
+@router.get("/favicon.ico", include_in_schema=False)
+def favicon():
+    return RedirectResponse("/static/favicon.svg", 301)
 
 
 @router.get("/api/csrf", tags=["session"])
@@ -163,14 +170,14 @@ def list_users(request: Request, _: Annotated[User, Depends(admin)]):
 
 
 @router.post("/api/users", tags=["admin"], response_model=UserOut, status_code=201,
-             responses={400: {}})  # fmt: skip
+             responses={409: {"description": "the user name is taken"}})  # fmt: skip
 def add_user(request: Request, body: NewUser, _: Annotated[User, Depends(admin)]):
     try:
         u = accounts_of(request).add_user(
             body.username, body.password, body.role, body.display_name
         )
-    except AccountError as exc:
-        raise HTTPException(400, str(exc)) from exc
+    except AccountError as exc:  # the model checked name, password and role: a taken name
+        raise HTTPException(409, str(exc)) from exc
     return UserOut(username=u.username, role=u.role, display_name=u.display_name)
 
 
