@@ -134,3 +134,15 @@ def test_user_add_cli_and_serve_refuses_an_empty_store(tmp_path):
     assert short.exit_code == 2 and "8" in short.output
     listed = runner.invoke(cli, ["user", "list", "--db", url])
     assert "zhang\treviewer\t张三" in listed.output
+
+
+def test_after_sign_in_the_page_asked_for_opens_with_its_query(app):
+    client = TestClient(app)
+    first = client.get("/runs/vendor-a?severity=warning", follow_redirects=False)
+    assert first.headers["location"] == "/login?next=%2Fruns%2Fvendor-a%3Fseverity%3Dwarning"
+    page = client.get(first.headers["location"])
+    pre = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+    target = re.search(r'name="next" value="([^"]+)"', page.text).group(1)
+    form = {"username": "rev1", "password": PASSWORD, "csrf": pre, "next": target}
+    done = client.post("/login", data=form, follow_redirects=False)
+    assert done.headers["location"] == "/runs/vendor-a?severity=warning"

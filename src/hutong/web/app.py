@@ -22,6 +22,7 @@ from hutong import __version__
 from hutong.terminologies.store import Store
 from hutong.web.accounts import Accounts
 from hutong.web.deps import CSRF_HEADER, HERE, SESSION_COOKIE
+from hutong.web.qcstate import QcStates
 
 SAFE = {"GET", "HEAD", "OPTIONS"}
 PUBLIC = {"/login", "/api/csrf", "/api/login", "/favicon.ico"}
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.store = Store(settings.store_url)
     app.state.accounts = Accounts(app.state.store)
+    app.state.qc_states = QcStates(app.state.store)
     app.state.runs = settings.runs
 
     @app.middleware("http")
@@ -78,7 +80,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if session is None:
                 if path.startswith("/api"):
                     return _secure(JSONResponse({"detail": "sign in first / 请先登录"}, 401))
-                return _secure(RedirectResponse(f"/login?next={quote(path)}", 303))
+                back = f"{path}?{request.url.query}" if request.url.query else path
+                return _secure(RedirectResponse(f"/login?next={quote(back, safe='')}", 303))
             sent = request.headers.get(CSRF_HEADER, "")
             if request.method not in SAFE and not hmac.compare_digest(sent, session.csrf):
                 return _secure(
