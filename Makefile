@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 FULL := $(VENV)/.installed-full
 
-.PHONY: demo test lint format bench fuzz samples clean
+.PHONY: demo test lint format bench fuzz samples screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,17 +35,17 @@ demo: $(STAMP)
 	$(BIN)/hutong demo --out hutong-demo-out
 
 test: $(FULL) $(CHROMIUM)
-	$(BIN)/ruff check src tests benchmarks notebooks
-	$(BIN)/ruff format --check src tests benchmarks notebooks
+	$(BIN)/ruff check src tests benchmarks notebooks docs
+	$(BIN)/ruff format --check src tests benchmarks notebooks docs
 	$(BIN)/python -m pytest -n 2 -q
 
 lint: $(FULL)
-	$(BIN)/ruff check src tests benchmarks notebooks
-	$(BIN)/ruff format --check src tests benchmarks notebooks
+	$(BIN)/ruff check src tests benchmarks notebooks docs
+	$(BIN)/ruff format --check src tests benchmarks notebooks docs
 
 format: $(STAMP)
-	$(BIN)/ruff format src tests benchmarks notebooks
-	$(BIN)/ruff check --fix src tests benchmarks notebooks
+	$(BIN)/ruff format src tests benchmarks notebooks docs
+	$(BIN)/ruff check --fix src tests benchmarks notebooks docs
 
 # Speed and memory, each beside its target and, where one exists, its peer (about an hour on
 # the 2-core machine; the README's table comes from these).
@@ -69,3 +69,7 @@ samples: $(STAMP)
 
 clean:
 	rm -rf hutong-demo-out .pytest_cache .ruff_cache
+
+# The workbench's screenshots in docs/screenshots (headless Chromium; a CJK font for the text).
+screenshots: $(FULL) $(CHROMIUM)
+	$(BIN)/python docs/screenshots.py
