@@ -31,7 +31,7 @@ def api_routes(app) -> list[tuple[str, str]]:
 def test_nothing_answers_without_a_session(app):
     client = TestClient(app)
     routes = api_routes(app)
-    assert len(routes) >= 5
+    assert len(routes) >= 15
     for method, path in routes:
         response = client.request(method, path, json={})
         assert response.status_code == 401, (method, path, response.status_code)
