@@ -6,6 +6,7 @@ points at one rule of the adapter.
 
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 
@@ -301,3 +302,20 @@ def test_dicomdir_without_its_files_still_gives_rows(tmp_path):
     assert batch.read == 3 and batch.rejects == []
     assert batch.tables["imaging_study"]["instance_count"].tolist() == [3]
     assert any("absent" in note for note in batch.notes)
+
+
+def test_a_folder_is_walked_in_path_order_without_following_linked_folders(tmp_path):
+    folder = study_of_five(tmp_path / "study")
+    (folder / "b").mkdir()
+    (folder / "IM1").rename(folder / "b" / "IM1")
+    (folder / "a").mkdir()
+    (folder / "IM2").rename(folder / "a" / "IM2")
+    (folder / "linked").symlink_to(folder / "a", target_is_directory=True)  # not followed
+    (folder / "IM3").rename(tmp_path / "elsewhere")
+    (folder / "IM3").symlink_to(tmp_path / "elsewhere")  # a linked file is read
+    (folder / "gone").symlink_to(tmp_path / "nothing")  # a broken link is not a file
+    os.mkfifo(folder / "pipe")  # nor is a pipe: opening it would wait forever
+    [batch] = read_dir(folder)
+    assert batch.read == 5 and batch.rejects == []
+    locators = batch.tables["imaging_instance"]["locator"].tolist()
+    assert locators == ["IM0", "IM3", "IM4", "a/IM2", "b/IM1"]

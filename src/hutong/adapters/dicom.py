@@ -26,14 +26,13 @@ from pydicom.tag import Tag
 from hutong.adapters.batch import Batch
 from hutong.adapters.dicom_dir import RECORDS, Entry, entries, is_dicomdir, referenced
 from hutong.adapters.dicom_dir import TAGS as DIR_TAGS
-from hutong.adapters.dicom_header import Refused, layout, read_header
+from hutong.adapters.dicom_header import HEAD, Layout, Refused, layout, load, read_header
 from hutong.adapters.dicom_rows import TAGS, aggregate, record, refused, typed
 from hutong.adapters.dicom_values import Charset, label
 from hutong.model import Reject
 
 __all__ = ["aggregate", "read", "read_dir", "sniff"]
 
-HEAD = 4096  # bytes :func:`sniff` needs at most
 # The elements read, as pydicom tags once (pydicom converts what it is given on every read).
 FILE_TAGS = [Tag(t) for t in TAGS]
 HEADER_TAGS = [Tag(t) for t in TAGS + DIR_TAGS]
@@ -75,34 +74,56 @@ def read_dir(folder: Path, batch_size: int = 2000) -> Iterator[Batch]:
     yield from _batches(source, "dicom", _folder(folder, source, ledger), batch_size, ledger)
 
 
-def _walk(folder: Path) -> list[Path]:
+def _walk(folder: Path) -> list[tuple[Path, str]]:
+    """Every file under ``folder`` and its path inside it, sorted by that path's parts.
+
+    Like ``os.walk`` (unreadable folders skipped, symlinked folders not followed), but keeping
+    its directory entries: they know a plain file from the listing, without a ``stat`` each.
+    """
     files = []
-    for top, dirs, names in os.walk(folder):  # symlinked folders are not followed
-        dirs.sort()
-        files.extend(Path(top, n) for n in names)
-    return sorted((p for p in files if p.is_file()), key=lambda p: p.relative_to(folder).parts)
+    todo: list[tuple[str | Path, tuple[str, ...]]] = [(folder, ())]
+    while todo:
+        top, base = todo.pop()
+        try:
+            with os.scandir(top) as listing:
+                found = list(listing)
+        except OSError:
+            continue
+        for entry in found:
+            try:
+                is_dir = entry.is_dir()
+            except OSError:
+                is_dir = False
+            if is_dir:
+                if not entry.is_symlink():
+                    todo.append((entry.path, (*base, entry.name)))
+            elif entry.is_file():
+                files.append(((*base, entry.name), Path(entry.path)))
+    files.sort(key=lambda f: f[0])
+    return [(path, "/".join(parts)) for parts, path in files]
 
 
 def _folder(folder: Path, source: str, ledger: _Ledger) -> Iterator[Outcome]:
     files = _walk(folder)
-    dicomdirs = [p for p in files if p.name.casefold() == "dicomdir"]
-    for path in dicomdirs:
-        yield from _open(path, source, path.relative_to(folder).as_posix(), ledger)[1]
+    dicomdirs = [(p, where) for p, where in files if p.name.casefold() == "dicomdir"]
+    for path, where in dicomdirs:
+        yield from _open(path, source, where, ledger)[1]
     skipped = []
-    for path in files:
-        if path in dicomdirs or (ledger.claimed and path.resolve() in ledger.claimed):
+    for path, where in files:
+        if (dicomdirs and path.name.casefold() == "dicomdir") or (
+            ledger.claimed and path.resolve() in ledger.claimed
+        ):
             continue
-        where = path.relative_to(folder).as_posix()
         try:
-            with path.open("rb") as f:
-                head = f.read(HEAD)
+            content = load(path)  # read once: sniffed, then parsed
         except OSError as exc:
             yield Reject(source, where, "malformed", f"cannot read / 无法读取: {exc.strerror}")
             continue
-        if not sniff(head, path):
+        found = layout(content[0][:HEAD])  # as :func:`sniff` does
+        if found is None:
             skipped.append(where)
             continue
-        yield from _open(path, source, where, ledger, head)[1]
+        yield from _open(path, source, where, ledger, content, found)[1]
     if skipped:
         shown = ", ".join(skipped[:5]) + (" ..." if len(skipped) > 5 else "")
         yield f"{len(skipped)} files are not DICOM, skipped / 非DICOM文件已跳过: {shown}"
@@ -118,9 +139,8 @@ class _Ledger:
     def admit(self, instances: pd.DataFrame) -> tuple[pd.DataFrame, list[Reject]]:
         """Instances not converted before; the others rejected as duplicates."""
         keep, rejects = [], []
-        for uid, source, where in zip(
-            instances["sop_instance_uid"], instances["source"], instances["locator"], strict=True
-        ):
+        columns = (instances[c].tolist() for c in ("sop_instance_uid", "source", "locator"))
+        for uid, source, where in zip(*columns, strict=True):
             first = self.seen.setdefault(uid, where)
             keep.append(first == where)
             if first != where:
@@ -130,15 +150,21 @@ class _Ledger:
 
 
 def _open(
-    path: Path, source: str, where: str, ledger: _Ledger, head: bytes | None = None
+    path: Path,
+    source: str,
+    where: str,
+    ledger: _Ledger,
+    content: tuple[bytes, int] | None = None,
+    found: Layout | None = None,
 ) -> tuple[str, Iterable[Outcome]]:
-    """What a file is ("dicom" or "dicomdir") and its records."""
+    """What a file is ("dicom" or "dicomdir") and its records; ``content`` is what
+    :func:`load` read of it and ``found`` its layout, when the caller has them already."""
     try:
-        ds = read_header(path, HEADER_TAGS, head)
+        ds = read_header(path, HEADER_TAGS, content, found=found)
         if is_dicomdir(ds):
             item = ds.get_item(RECORDS, keep_deferred=True)
             if item is not None and item.value is None:  # larger than a value kept in memory
-                ds = read_header(path, HEADER_TAGS, head, defer=None)
+                ds = read_header(path, HEADER_TAGS, content, defer=None, found=found)
             return "dicomdir", _directory(path, ds, source, where, ledger)
         return "dicom", [_instance(ds, [], source, where)]
     except Refused as err:

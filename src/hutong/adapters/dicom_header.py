@@ -6,17 +6,20 @@ deflated data set with no limit. This module puts bounds around it so a hostile 
 file becomes a :class:`Refused` (reason, field, message) instead of an exception or an
 out-of-memory kill: the bytes read are budgeted, large values are left on disk, and the file
 is checked for truncation, including the Pixel Data element the header read stops before.
-Pixel data is never read, let alone decoded.
+Pixel data is never decoded.
+
+A file of at most :data:`WHOLE` bytes is read at once and parsed in memory: pydicom asks its
+file for the position of every element, and on a disk file each ask is a system call. Larger
+files are parsed from disk. Both go through the same budgeted view, so the bounds are the same.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import struct
 import warnings
 import zlib
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -35,14 +38,13 @@ PIXEL_TAGS = {0x7FE00010, 0x7FE00008, 0x7FE00009}
 LONG_VRS = {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT"}
 VRS = LONG_VRS | set(b"AE AS AT CS DA DS DT FD FL IS LO LT PN SH SL SS ST TM UI UL US UV".split())
 DATASET_GROUPS = {0x0002, 0x0008}  # a data set without preamble starts with meta or identity
+HEAD = 4096  # bytes :func:`layout` looks at
+WHOLE = 1024 * 1024  # files up to this size are read whole (nearly all CT, MR, SR files)
 
 
-@contextmanager
-def quiet() -> Iterator[None]:
+def quiet() -> warnings.catch_warnings:
     """pydicom warns about each oddity it reads past; here a reject (or nothing) says enough."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield
+    return warnings.catch_warnings(action="ignore")
 
 
 class Refused(Exception):
@@ -119,39 +121,45 @@ class _Budget:
     ``OSError``, so a refusal is also kept in :attr:`refused` for the caller to find.
     """
 
+    # pydicom calls read a few hundred times per file and tell nearly as often: slots, one
+    # test on the common path, and tell/seek the file's own when there is no offset to apply
+    __slots__ = ("_limit", "_origin", "_raw", "_read", "left", "refused", "seek", "short", "tell")
+
     def __init__(self, raw: BinaryIO, origin: int, limit: int):
         self._raw = raw
         self._read = raw.read
         self._origin = origin
         self._limit = limit
-        self.spent = 0
+        self.left = limit  # bytes that may still be read
         self.short = False  # a tag, VR or length header ended early: the file is cut
         self.refused: Refused | None = None
-        if origin == 0:  # pydicom calls tell() for every element: skip the wrapper then
-            self.tell = raw.tell  # type: ignore[method-assign]
-            self.seek = raw.seek  # type: ignore[method-assign]
+        self.tell = raw.tell if origin == 0 else self._tell
+        self.seek = raw.seek if origin == 0 else self._seek
 
     def _refuse(self, message: str) -> Refused:
         self.refused = Refused("hostile", message)
         return self.refused
 
     def read(self, size: int | None = -1) -> bytes:
-        # pydicom calls this a few hundred times per file: kept to the fewest lookups
         if size is None or size < 0:
             return self._rest()
         data = self._read(size)
         got = len(data)
-        self.spent += got
-        if self.spent > self._limit:
-            raise self._refuse(f"header larger than {self._limit >> 20} MiB / 文件头过大")
-        if got < size and got and size <= 12:
-            self.short = True
+        self.left -= got
+        if got != size or self.left < 0:  # rare: the end of the file, or of the budget
+            self._odd(size, got)
         return data
+
+    def _odd(self, size: int, got: int) -> None:
+        if self.left < 0:
+            raise self._refuse(f"header larger than {self._limit >> 20} MiB / 文件头过大")
+        if got and size <= 12:
+            self.short = True
 
     def _rest(self) -> bytes:
         # pydicom reads "the rest" only to inflate a deflated data set, and inflates it with
         # no limit: refuse a stream that inflates past the budget (a zip bomb) before it does.
-        data = self.read(self._limit - self.spent + 1)
+        data = self.read(self.left + 1)
         inflater = zlib.decompressobj(-zlib.MAX_WBITS)
         inflater.decompress(data, self._limit)
         if inflater.unconsumed_tail:
@@ -160,12 +168,12 @@ class _Budget:
             )
         return data
 
-    def seek(self, offset: int, whence: int = 0) -> int:
+    def _seek(self, offset: int, whence: int = 0) -> int:
         if whence == 0:
             offset += self._origin
         return self._raw.seek(offset, whence) - self._origin
 
-    def tell(self) -> int:
+    def _tell(self) -> int:
         return self._raw.tell() - self._origin
 
 
@@ -188,48 +196,68 @@ PARSE_ERRORS = (
 )
 
 
+def load(path: Path) -> tuple[bytes, int]:
+    """A file's bytes and its size: all of them when it is at most :data:`WHOLE` bytes long,
+    else its first :data:`HEAD` bytes (the header is then read from disk)."""
+    with path.open("rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        return f.read(size if size <= WHOLE else HEAD), size
+
+
 def read_header(
-    path: Path, tags: list[int], head: bytes | None = None, defer: int | None = DEFER
+    path: Path,
+    tags: list[int],
+    content: tuple[bytes, int] | None = None,
+    defer: int | None = DEFER,
+    found: Layout | None = None,
 ) -> Dataset:
     """The elements ``tags`` (and the file meta) of ``path``, up to its Pixel Data; values
-    larger than ``defer`` bytes are left on disk.
+    larger than ``defer`` bytes are left unread. ``content`` is what :func:`load` gave, and
+    ``found`` its :func:`layout`, when the caller has them already.
 
     Raises :class:`Refused` for a file that is not DICOM, is cut short, lies about a length,
     nests sequences without end or is larger than the reader's budget.
     """
+    data, size = content if content is not None else load(path)
+    if found is None:
+        found = layout(data[:HEAD])
+    if found is None:
+        raise Refused("malformed", "not a DICOM file / 不是DICOM文件")
+    if len(data) == size <= WHOLE:  # the whole file: parsed in memory
+        with io.BytesIO(data) as raw:
+            return _parse(raw, size, found.offset, tags, defer)
     with path.open("rb") as raw:
-        size = os.fstat(raw.fileno()).st_size
-        found = layout(head if head is not None else raw.read(4096))
-        if found is None:
-            raise Refused("malformed", "not a DICOM file / 不是DICOM文件")
-        raw.seek(0)
-        fp = _Budget(raw, found.offset, BUDGET)
-        end = size - found.offset
-        try:
-            with quiet():
-                ds = pydicom.dcmread(
-                    fp, defer_size=defer, stop_before_pixels=True, force=True, specific_tags=tags
+        return _parse(raw, os.fstat(raw.fileno()).st_size, found.offset, tags, defer)
+
+
+def _parse(raw: BinaryIO, size: int, origin: int, tags: list[int], defer: int | None) -> Dataset:
+    """The header of the data set at ``origin`` of ``raw`` (``size`` bytes), read in budget."""
+    fp = _Budget(raw, origin, BUDGET)
+    end = size - origin
+    try:
+        with quiet():
+            ds = pydicom.dcmread(
+                fp, defer_size=defer, stop_before_pixels=True, force=True, specific_tags=tags
+            )
+            if fp.tell() > end or fp.short:
+                raise Refused(
+                    "truncated", "truncated file: a length runs past the end / 文件不完整"
                 )
-                if fp.tell() > end or fp.short:
-                    raise Refused(
-                        "truncated", "truncated file: a length runs past the end / 文件不完整"
-                    )
-                _check_values(ds)
-                if ds.file_meta.get("TransferSyntaxUID") != DeflatedExplicitVRLittleEndian:
-                    _check_pixels(fp, end, ds)
-        except RecursionError:
-            raise Refused("hostile", "sequences nested too deep / 序列嵌套过深") from None
-        except PARSE_ERRORS as exc:
-            if fp.refused is not None:
-                raise fp.refused from None
-            reason = "truncated" if fp.short or fp.tell() >= end else "malformed"
-            raise Refused(reason, f"unreadable DICOM / 无法解析: {str(exc)[:200]}") from None
+            _check_values(ds)
+            if ds.file_meta.get("TransferSyntaxUID") != DeflatedExplicitVRLittleEndian:
+                _check_pixels(fp, end, ds)
+    except RecursionError:
+        raise Refused("hostile", "sequences nested too deep / 序列嵌套过深") from None
+    except PARSE_ERRORS as exc:
+        if fp.refused is not None:
+            raise fp.refused from None
+        reason = "truncated" if fp.short or fp.tell() >= end else "malformed"
+        raise Refused(reason, f"unreadable DICOM / 无法解析: {str(exc)[:200]}") from None
     return ds
 
 
 def _check_values(ds: Dataset) -> None:
-    for tag in ds.keys():  # noqa: SIM118 (iterating a Dataset converts its elements)
-        elem = ds.get_item(tag, keep_deferred=True)
+    for elem in ds.values():  # the elements as read: iterating a Dataset converts them
         value = getattr(elem, "value", None)
         if isinstance(value, bytes) and len(value) < elem.length:
             raise Refused("truncated", "truncated file: a value is cut short / 文件不完整")

@@ -13,12 +13,12 @@ import re
 from collections.abc import Iterable
 
 import pandas as pd
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
-from pydicom.tag import Tag
 
 from hutong.adapters.cells import parse_datetimes
 from hutong.adapters.dicom_header import Refused
-from hutong.adapters.dicom_values import Charset, label, text, uid
+from hutong.adapters.dicom_values import MAX_VALUE, Charset, label, raw, readable, text_of, uid_of
 from hutong.model import Reject
 
 # column: (kind, tags by preference: the file's element, a DICOMDIR record's reference to it,
@@ -48,8 +48,8 @@ FIELDS: dict[str, tuple[str, tuple[int, ...]]] = {
     "manufacturer": ("text", (0x00080070,)),
 }
 TAGS = sorted({t for _, tags in FIELDS.values() for t in tags if t >> 16 != 0x0002})
-# FIELDS with pydicom tags, which a Dataset looks up without converting them first
-_LOOKUP = {column: (kind, tuple(Tag(t) for t in tags)) for column, (kind, tags) in FIELDS.items()}
+# FIELDS as :func:`record` walks them: column, is a UID, is a person name, tags
+_PLAN = tuple((c, kind == "uid", kind == "name", tags) for c, (kind, tags) in FIELDS.items())
 REQUIRED = ("sop_instance_uid", "series_uid", "study_uid", "patient_id")
 
 # DICOM PatientSex (PS3.3 C.7.1.1) → GB/T 2261.1-2003 人的性别代码; anything else is 0 未知.
@@ -101,19 +101,38 @@ TM = re.compile(r"\d\d|\d{4}|\d{6}")
 
 def record(chain: Iterable[tuple[Dataset, Charset]], source: str, locator: str) -> dict:
     """The values of one record; raises :class:`Refused` for a value missing or unreadable."""
-    chain = list(chain)
+    # each data set's elements by plain int tag, once: pydicom's tag objects compare slowly
+    links = [({int(t): e for t, e in ds.items()}, charset) for ds, charset in chain]
     notes: list[str] = []
     values: dict = {}
-    for column, (kind, tags) in _LOOKUP.items():
-        values[column] = None
-        for tag, (ds, charset) in ((t, link) for t in tags for link in chain):
-            if tag in ds:
-                if kind == "uid":
-                    values[column] = uid(ds, tag)
+    for column, is_uid, person, tags in _PLAN:
+        value = None
+        for tag in tags:
+            for elements, charset in links:
+                elem = elements.get(tag)
+                if elem is None:
+                    continue
+                found = elem.value if type(elem) is RawDataElement else None
+                if (
+                    type(found) is bytes
+                    and len(found) <= MAX_VALUE
+                    and found.isascii()
+                    and 0x1B not in found
+                ):  # plain ASCII as read (nearly every value): what :func:`raw` hands on
+                    if is_uid:
+                        value = uid_of(found, tag)
+                    else:
+                        first = found.decode("ascii").split("\\", 1)[0].strip(" \x00")
+                        value = readable(first) if person else first or None
+                elif is_uid:
+                    value = uid_of(raw(elem, tag), tag)
                 else:
-                    values[column] = text(ds, tag, charset, notes, person=kind == "name")
-                if values[column] is not None:
+                    value = text_of(raw(elem, tag), tag, charset, notes, person)
+                if value is not None:
                     break
+            if value is not None:
+                break
+        values[column] = value
     for column in REQUIRED:
         if values[column] is None:
             raise Refused("missing_value", "required value missing / 必填值缺失", _label(column))

@@ -14,7 +14,7 @@ from functools import cache
 
 from pydicom.charset import convert_encodings, decode_bytes, python_encoding
 from pydicom.datadict import keyword_for_tag
-from pydicom.dataelem import RawDataElement
+from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from pydicom.valuerep import PersonName
@@ -41,6 +41,7 @@ def _squash(term: str) -> str:
 SPELLINGS = {_squash(term): term for term in python_encoding if term}
 
 
+@cache
 def label(tag: int) -> str:
     """How a reject names an element: ``(0010,0010) PatientName``."""
     return f"({tag >> 16:04X},{tag & 0xFFFF:04X}) {keyword_for_tag(tag) or 'Unknown'}".rstrip()
@@ -93,7 +94,11 @@ def raw_value(ds: Dataset, tag: int) -> bytes | str | None:
     pydicom converts a few elements while it reads (the character set, empty values): those
     come back as the text pydicom made of them.
     """
-    elem = ds.get_item(tag, keep_deferred=True)
+    return raw(ds.get_item(tag, keep_deferred=True), tag)
+
+
+def raw(elem: RawDataElement | DataElement | None, tag: int) -> bytes | str | None:
+    """:func:`raw_value` of an element already looked up (``None`` when it is absent)."""
     if elem is None:
         return None
     if not isinstance(elem, RawDataElement):
@@ -104,15 +109,16 @@ def raw_value(ds: Dataset, tag: int) -> bytes | str | None:
         if isinstance(elem.value, MultiValue):
             return "\\".join(str(v) for v in elem.value)
         raise Refused("malformed", "not a text value / 不是文本值", label(tag))
-    if elem.value is None:
+    value = elem.value
+    if value is None:
         if elem.length:  # left on disk: far longer than any value read here may be
             raise Refused("hostile", f"value of {elem.length} bytes / 值过长", label(tag))
         return None
-    if not isinstance(elem.value, bytes):
+    if not isinstance(value, bytes):
         raise Refused("malformed", "not a text value / 不是文本值", label(tag))
-    if len(elem.value) > MAX_VALUE:
-        raise Refused("hostile", f"value of {len(elem.value)} bytes / 值过长", label(tag))
-    return elem.value
+    if len(value) > MAX_VALUE:
+        raise Refused("hostile", f"value of {len(value)} bytes / 值过长", label(tag))
+    return value
 
 
 def decode(
@@ -151,13 +157,22 @@ def text(
     ds: Dataset, tag: int, charset: Charset, notes: list[str], person: bool = False
 ) -> str | None:
     """The first value of a text element, stripped; person names made readable."""
-    raw = raw_value(ds, tag)
-    if raw is None:
+    return text_of(raw_value(ds, tag), tag, charset, notes, person)
+
+
+def text_of(
+    value: bytes | str | None, tag: int, charset: Charset, notes: list[str], person: bool = False
+) -> str | None:
+    """:func:`text` of a :func:`raw` value."""
+    if value is None:
         return None
-    value, note = decode(raw, charset, tag, PN_DELIMS if person else TEXT_DELIMS)
-    if note:
-        notes.append(note)
-    first = value.split("\\", 1)[0].strip(" \x00")
+    if isinstance(value, bytes) and 0x1B not in value and value.isascii():
+        decoded = value.decode("ascii")  # the common case, without :func:`decode`'s checks
+    else:
+        decoded, note = decode(value, charset, tag, PN_DELIMS if person else TEXT_DELIMS)
+        if note:
+            notes.append(note)
+    first = decoded.split("\\", 1)[0].strip(" \x00")
     if person:
         return readable(first)
     return first or None
@@ -165,20 +180,29 @@ def text(
 
 def code(ds: Dataset, tag: int) -> str:
     """An ASCII value (code string, UID), padding stripped; "" when absent."""
-    raw = raw_value(ds, tag)
-    if isinstance(raw, bytes):
-        raw = raw.decode("ascii", errors="replace")
-    return raw.strip(" \x00") if raw else ""
+    return code_of(raw_value(ds, tag))
+
+
+def code_of(value: bytes | str | None) -> str:
+    """:func:`code` of a :func:`raw` value."""
+    if isinstance(value, bytes):
+        value = value.decode("ascii", errors="replace")
+    return value.strip(" \x00") if value else ""
 
 
 def uid(ds: Dataset, tag: int) -> str | None:
     """A UID value, refused when it is not digits and dots of at most 64 characters."""
-    value = code(ds, tag)
-    if not value:
+    return uid_of(raw_value(ds, tag), tag)
+
+
+def uid_of(value: bytes | str | None, tag: int) -> str | None:
+    """:func:`uid` of a :func:`raw` value."""
+    found = code_of(value)
+    if not found:
         return None
-    if len(value) > 64 or not UID.fullmatch(value):
-        raise Refused("malformed", f"not a UID / 不是UID: {value[:80]!r}", label(tag))
-    return value
+    if len(found) > 64 or not UID.fullmatch(found):
+        raise Refused("malformed", f"not a UID / 不是UID: {found[:80]!r}", label(tag))
+    return found
 
 
 def readable(name: str) -> str | None:
