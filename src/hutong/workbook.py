@@ -6,7 +6,8 @@ so two runs over the same input would differ; outputs here must be comparable by
 
 from __future__ import annotations
 
-import io
+import shutil
+import tempfile
 import zipfile
 from datetime import datetime
 from pathlib import Path
@@ -19,27 +20,31 @@ FIXED_TIME = datetime(2025, 1, 1)  # workbook properties and zip entries
 
 
 def save_workbook(book: Workbook, path: Path | str) -> Path:
-    """Save ``book`` to ``path`` with fixed timestamps (creator ``hutong``)."""
+    """Save ``book`` to ``path`` with fixed timestamps (creator ``hutong``).
+
+    Written to a temporary file beside ``path`` first, then copied entry by entry with the
+    timestamps fixed, streaming: a large worklist is never held in memory whole."""
     from openpyxl.writer.excel import ExcelWriter
 
     book.properties.creator = "hutong"
     book.properties.created = book.properties.modified = FIXED_TIME
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        ExcelWriter(book, archive).save()  # not save_workbook: it stamps the clock time
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(_fixed_zip(buffer.getvalue()))
+    with tempfile.TemporaryDirectory(dir=path.parent, prefix=".xlsx-") as tmp:
+        raw = Path(tmp) / "raw.xlsx"
+        with zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as archive:
+            ExcelWriter(book, archive).save()  # not save_workbook: it stamps the clock time
+        _fix_zip(raw, path)
     return path
 
 
-def _fixed_zip(data: bytes) -> bytes:
+def _fix_zip(source: Path, target: Path) -> None:
     """The same zip with every entry's timestamp fixed (zip entries record the write time)."""
-    out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w") as dst:
+    with zipfile.ZipFile(source) as src, zipfile.ZipFile(target, "w") as dst:
         for info in src.infolist():
             entry = zipfile.ZipInfo(info.filename, date_time=FIXED_TIME.timetuple()[:6])
             entry.compress_type = zipfile.ZIP_DEFLATED
             entry.external_attr = 0o600 << 16
-            dst.writestr(entry, src.read(info.filename))
-    return out.getvalue()
+            entry.file_size = info.file_size  # as writestr sets it (decides ZIP64 the same way)
+            with src.open(info) as data, dst.open(entry, "w") as out:
+                shutil.copyfileobj(data, out, 1 << 20)

@@ -34,6 +34,7 @@ from hutong.quality.pack import load_pack
 
 if TYPE_CHECKING:
     from hutong.mapping.facesheet import FaceSheet
+    from hutong.quality.tally import Tally
     from hutong.terminologies.codesystem import CodeSystem
 
 WEIGHTS_FILE = "weights.csv"  # a pack folder's own weights, used when none are given
@@ -152,9 +153,17 @@ def qc_finish(
     codes: Mapping[str, CodeSystem] | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """The run's QC outputs from its parts, in part order: per-case files concatenated,
-    aggregates combined, then the worklist and the report over the cases with findings."""
+    aggregates combined, then the worklist and the report over the cases with findings.
+
+    Memory follows the part size and the caps (:data:`SHOWN_CASES`, :data:`WORKLIST_ROWS`),
+    not the run's size: parts are read one at a time (counts, first cases, impact ranked per
+    part), then merged into impact.csv line by line."""
+    import tempfile
+
     from hutong.quality.indicators import write_indicators
+    from hutong.quality.priced import merge_parts, rank_part, read_part
     from hutong.quality.report import write_report
+    from hutong.quality.tally import Tally, tally
     from hutong.quality.worklist import write_worklist
 
     job, pack, drg = loaded.job, loaded.pack, loaded.drg
@@ -166,8 +175,19 @@ def qc_finish(
         names += ["dip.csv", "dip_trace.ndjson"]
     for name in names:
         concat_files([p / name for p in parts], folder / name)
-    every = _read_light(folder / "findings.csv")
     part_counts = [json.loads((p / COUNTS).read_text("utf-8")) for p in parts]
+    with tempfile.TemporaryDirectory(dir=folder, prefix=".impact-") as tmp:
+        every, top, ranked = Tally(), None, []  # one part at a time: memory follows the part
+        for number, part in enumerate(parts):
+            light, rows = _read_light(part / "findings.csv"), None
+            if drg is not None:
+                rows = read_part(part / "impact.csv")
+                ranked.append(rank_part(rows, Path(tmp) / f"{number}.csv"))
+            every += tally(light)
+            top = _top_cases(_per_case(light, rows), top)
+            del light, rows
+        ids = set(top["mdtrt_id"]) if top is not None else set()
+        merged = merge_parts(ranked, folder / "impact.csv", ids) if drg is not None else None
     summary: dict[str, Any] = {
         "rules": pack.manifest(),
         "skipped_rules": skipped(pack, codes),
@@ -179,16 +199,9 @@ def qc_finish(
     if suppressed:
         summary["suppressed_by_deid"] = dict(sorted(suppressed.items()))
 
-    impact_rows = None
-    if drg is not None:
-        impact_rows = pd.concat(
-            [pd.read_csv(p / "impact.csv", encoding="utf-8-sig", dtype=TEXT) for p in parts],
-            ignore_index=True,
-        )
-    ids = shown_cases(every, impact_rows)
-    findings = _read_shown(folder / "findings.csv", ids)
+    findings = _read_shown([p / "findings.csv" for p in parts], ids)
     light = _read_cases([p / CASES for p in parts], ids)
-    scores, all_scores = _scores(folder / "scores.csv", ids)
+    scores, all_scores = _scores([p / "scores.csv" for p in parts], ids)
     summary["shown_cases"] = {
         "cases": len(ids),
         "with_findings": int(findings["mdtrt_id"].nunique()),
@@ -196,11 +209,13 @@ def qc_finish(
     rates = combine_indicators([_read_csv(p / INDICATORS) for p in parts])
     write_indicators(rates, folder / INDICATORS)
 
-    groups = cmi_table = impact_table = None
-    if drg is not None:
-        groups, cmi_table, impact_table, summary["drg"] = _finish_grouping(
-            parts, folder, ids, [c["drg"] for c in part_counts], drg, impact_rows
+    groups = cmi_table = impact_table = rule_amounts = None
+    if merged is not None:
+        groups, cmi_table, summary["drg"] = _finish_grouping(
+            parts, folder, ids, [c["drg"] for c in part_counts], drg, merged
         )
+        impact_table = merged.shown  # the shown cases' priced findings, ranked by money
+        rule_amounts = merged.rule_amounts if merged.summary["findings"] else None
     if loaded.dip is not None:
         summary["dip"] = _sum_counts([c["dip"] for c in part_counts])
 
@@ -209,6 +224,7 @@ def qc_finish(
         light, findings, folder / "report.html", pack, job.title,
         scores=scores, indicators=rates, groups=groups, impact=impact_table, cmi=cmi_table,
         case_count=len(all_scores), all_scores=all_scores, all_findings=every,
+        rule_amounts=rule_amounts,
     )  # fmt: skip
     summary["score"] = _score_summary(all_scores)
     summary["indicators"] = {
@@ -240,13 +256,15 @@ def _read_light(path: Path) -> pd.DataFrame:
     return frame[["mdtrt_id", "rule_id", "severity"]]
 
 
-def _read_shown(path: Path, ids: set) -> pd.DataFrame:
-    """The findings of the shown cases, read in chunks."""
-    chunks = pd.read_csv(path, encoding="utf-8-sig", dtype=str, keep_default_na=False,
-                         chunksize=200_000)  # fmt: skip
-    parts = [c[c["mdtrt_id"].isin(ids)] for c in chunks]
-    frame = pd.concat(parts, ignore_index=True) if parts else _read_csv(path)
-    return frame.replace({"": None})
+def _read_shown(paths: list[Path], ids: set) -> pd.DataFrame:
+    """The findings of the shown cases, read part by part."""
+    parts = [_shown(pd.read_csv(p, encoding="utf-8-sig", dtype=str, keep_default_na=False), ids)
+             for p in paths]  # fmt: skip
+    return pd.concat(parts, ignore_index=True).replace({"": None})
+
+
+def _shown(frame: pd.DataFrame, ids: set) -> pd.DataFrame:
+    return frame[frame["mdtrt_id"].isin(ids).to_numpy(dtype=bool)]
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
@@ -281,6 +299,11 @@ def _read_cases(folders: list[Path], ids: set) -> FaceSheet:
 def shown_cases(findings: pd.DataFrame, impact: pd.DataFrame | None) -> set:
     """The cases the report and the worklist show: those with findings, the most money at
     stake, then the most errors and findings first, at most :data:`SHOWN_CASES`."""
+    return set(_top_cases(_per_case(findings, impact))["mdtrt_id"])
+
+
+def _per_case(findings: pd.DataFrame, impact: pd.DataFrame | None) -> pd.DataFrame:
+    """Per case with findings: its errors, findings and money at stake (sum of |amount|)."""
     per_case = (
         findings.assign(error=findings["severity"] == "error")
         .groupby("mdtrt_id")
@@ -290,22 +313,30 @@ def shown_cases(findings: pd.DataFrame, impact: pd.DataFrame | None) -> set:
     if impact is not None and len(impact):
         amount = pd.to_numeric(impact["amount"], errors="coerce").abs()
         money = amount.groupby(impact["mdtrt_id"]).sum().reindex(per_case.index).fillna(0.0)
-    per_case = per_case.assign(money=money).reset_index()
-    ranked = per_case.sort_values(
+    return per_case.assign(money=money).reset_index()
+
+
+def _top_cases(per_case: pd.DataFrame, top: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The first :data:`SHOWN_CASES` of ``per_case`` (and of ``top``, the parts before: a
+    case is whole in one part and ids are unique, so the order is total and the first of
+    the firsts are the first of all)."""
+    both = per_case if top is None else pd.concat([top, per_case], ignore_index=True)
+    ranked = both.sort_values(
         ["money", "errors", "findings", "mdtrt_id"],
         ascending=[False, False, False, True],
         kind="mergesort",
     )
-    return set(ranked["mdtrt_id"].head(SHOWN_CASES))
+    return ranked.head(SHOWN_CASES).reset_index(drop=True)
 
 
-def _scores(path: Path, ids: set) -> tuple[pd.DataFrame, pd.Series]:
-    """The shown cases' scores, and every case's score (read in chunks: a run may be huge)."""
+def _scores(paths: list[Path], ids: set) -> tuple[pd.DataFrame, pd.Series]:
+    """The shown cases' scores, and every case's score (4 bytes a case), part by part."""
     shown, every = [], []
-    for chunk in pd.read_csv(path, encoding="utf-8-sig", dtype={"mdtrt_id": str},
-                             chunksize=200_000):  # fmt: skip
-        every.append(chunk["score"].astype("float32"))
-        shown.append(chunk[chunk["mdtrt_id"].isin(ids)])
+    for path in paths:
+        part = pd.read_csv(path, encoding="utf-8-sig", dtype={"mdtrt_id": str})
+        every.append(part["score"].astype("float32"))
+        shown.append(_shown(part, ids))
+        del part
     scores = pd.concat(shown, ignore_index=True) if shown else pd.DataFrame()
     return scores, (pd.concat(every, ignore_index=True) if every else pd.Series(dtype="float32"))
 
@@ -347,14 +378,11 @@ def _without_removed(
     return findings[~hit].reset_index(drop=True), {k: int(v) for k, v in lost.items()}
 
 
-def _counts(findings: pd.DataFrame) -> dict[str, Any]:
-    severity = findings["severity"].astype(str).value_counts().sort_index()
-    top = findings["rule_id"].astype(str).value_counts().sort_index()
-    top = top.sort_values(ascending=False, kind="stable")
+def _counts(every: Tally) -> dict[str, Any]:
     return {
-        "findings": len(findings),
-        "by_severity": {k: int(v) for k, v in severity.items()},
-        "top_rules": {k: int(v) for k, v in top.head(10).items()},
+        "findings": every.findings,
+        "by_severity": dict(sorted(every.by_severity.items())),
+        "top_rules": dict(every.rule_ranking()[:10]),
     }
 
 
@@ -423,14 +451,13 @@ def write_grouping(sheet: FaceSheet, folder: Path, drg: tuple) -> tuple[pd.DataF
     return groups, cmi_table, summary
 
 
-def _finish_grouping(parts, folder, ids, counts, drg, impact_rows):
-    """The run's groups of the shown cases, CMI, impact (ranked by money) and DRG summary."""
-    from hutong.quality.impact import COLUMNS as IMPACT
-    from hutong.quality.impact import write_impact
+def _finish_grouping(parts, folder, ids, counts, drg, merged):
+    """The run's groups of the shown cases, CMI and DRG summary (impact.csv is merged)."""
     from hutong.quality.weights import combine_cmi, write_cmi
 
-    chunks = pd.read_csv(folder / "groups.csv", encoding="utf-8-sig", dtype=str, chunksize=200_000)
-    groups = pd.concat([c[c["mdtrt_id"].isin(ids)] for c in chunks], ignore_index=True)
+    shown = [_shown(pd.read_csv(p / "groups.csv", encoding="utf-8-sig", dtype=str), ids)
+             for p in parts]  # fmt: skip
+    groups = pd.concat(shown, ignore_index=True)
     if "weight" in groups:
         groups["weight"] = pd.to_numeric(groups["weight"])
     traces = {}
@@ -440,16 +467,6 @@ def _finish_grouping(parts, folder, ids, counts, drg, impact_rows):
             if doc["mdtrt_id"] in ids:
                 traces[doc["mdtrt_id"]] = doc["trace"]
     groups["trace"] = [traces.get(i, []) for i in groups["mdtrt_id"]]
-    impact_table = impact_rows.reindex(columns=IMPACT)
-    for col in ("fix_zh", "fix_en", "drg_before", "drg_after", "rule_id", "field"):
-        impact_table[col] = impact_table[col].astype("object").where(impact_table[col].notna(), "")
-    impact_table = (
-        impact_table.assign(_m=-impact_table["amount"].abs())
-        .sort_values(["_m", "mdtrt_id", "rule_id"], kind="mergesort", na_position="last")
-        .drop(columns="_m")
-        .reset_index(drop=True)
-    )
-    write_impact(impact_table, folder / "impact.csv")
     cmi_table = None
     if drg[1] is not None:
         cmi_table = combine_cmi([pd.read_csv(p / "cmi.csv", encoding="utf-8-sig") for p in parts])
@@ -462,15 +479,5 @@ def _finish_grouping(parts, folder, ids, counts, drg, impact_rows):
         summary["drgs_without_weight"] = sorted(
             {d for c in counts for d in c["drgs_without_weight"]}
         )
-    changed = impact_table[impact_table["drg_before"] != impact_table["drg_after"]]
-    summary["impact"] = {
-        "findings": len(impact_table),
-        "group_changes": len(changed),
-        "weight_diff": round(float(impact_table["weight_diff"].sum(min_count=1)), 4)
-        if impact_table["weight_diff"].notna().any()
-        else None,
-        "amount": round(float(impact_table["amount"].sum(min_count=1)), 2)
-        if impact_table["amount"].notna().any()
-        else None,
-    }
-    return groups, cmi_table, impact_table, summary
+    summary["impact"] = merged.summary
+    return groups, cmi_table, summary

@@ -24,6 +24,7 @@ from hutong.mapping.facesheet import FaceSheet
 from hutong.quality.charts import bar_chart, histogram
 from hutong.quality.coding import main_rows, western
 from hutong.quality.pack import BUILTIN, Pack, load_pack
+from hutong.quality.tally import Tally, tally
 from hutong.quality.worklist import finding_rows
 
 TITLE = "结算清单质量报告 / Settlement-list quality report"
@@ -58,22 +59,20 @@ def _money(value: float) -> str:
 
 
 def _by_rule(
-    rows: pd.DataFrame, pack: Pack, money: bool, every: pd.DataFrame, amounts: pd.Series
+    rows: pd.DataFrame, pack: Pack, money: bool, every: Tally, amounts: pd.Series
 ) -> list[dict[str, Any]]:
     """One row per rule of the pack (and per foreign rule that fired), ranked for the reader:
     counts over ``every`` finding, money from ``amounts`` (per rule)."""
-    counts = every.groupby("rule_id", observed=True).size()
-    cases = every.groupby("rule_id", observed=True)["mdtrt_id"].nunique()
+    counts, cases = every.by_rule, every.rule_cases
     meta = {r.id: r for r in pack.rules}
-    ids = [r.id for r in pack.rules] + sorted(set(every["rule_id"].dropna()) - set(meta))
+    ids = [r.id for r in pack.rules] + sorted(set(every.by_rule) - set(meta))
     out = []
     for order, rule_id in enumerate(ids):
         rule = meta.get(rule_id)
-        first = every.loc[every["rule_id"] == rule_id, "severity"]
         out.append(
             {
                 "id": rule_id,
-                "severity": rule.severity if rule else (first.iloc[0] if len(first) else ""),
+                "severity": rule.severity if rule else every.rule_severity.get(rule_id, ""),
                 "message_zh": rule.message_zh if rule else "",
                 "message_en": rule.message_en if rule else "",
                 "fix_zh": getattr(rule, "fix_zh", "") or "",
@@ -240,14 +239,7 @@ def _by_case(records: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
-def _charts(
-    sheet: FaceSheet, rows: pd.DataFrame, scores: pd.Series | None, every: pd.DataFrame
-) -> dict:
-    by_rule = (
-        every.groupby("rule_id", observed=True)
-        .size()
-        .sort_values(ascending=False, kind="mergesort")
-    )
+def _charts(sheet: FaceSheet, rows: pd.DataFrame, scores: pd.Series | None, every: Tally) -> dict:
     dept = rows["mdtrt_id"].map(
         sheet.setlinfo.drop_duplicates("mdtrt_id").set_index("mdtrt_id")["dscg_caty"]
     )
@@ -258,9 +250,9 @@ def _charts(
         .sort_index(kind="mergesort")
         .sort_values(ascending=False, kind="mergesort")
     )
-    by_sev = every["severity"].value_counts()
+    by_sev = every.by_severity
     return {
-        "rule": bar_chart([(str(k), float(v)) for k, v in by_rule.head(20).items()], "by rule"),
+        "rule": bar_chart([(k, float(v)) for k, v in every.rule_ranking()[:20]], "by rule"),
         "dept": bar_chart([(str(k), float(v)) for k, v in by_dept.head(20).items()], "by dept"),
         "severity": bar_chart(
             [(f"{SEVERITY_ZH[s]} {s}", float(by_sev.get(s, 0))) for s in SEVERITIES], "by severity"
@@ -299,20 +291,26 @@ def render_report(
     detail_limit: int = DETAIL_LIMIT,
     case_count: int | None = None,
     all_scores: pd.Series | None = None,
-    all_findings: pd.DataFrame | None = None,
+    all_findings: pd.DataFrame | Tally | None = None,
+    rule_amounts: pd.Series | None = None,
 ) -> str:
     """The report page as text (what :func:`write_report` writes).
 
     A large run passes only the cases with findings in ``sheet`` (and their ``scores`` and
     ``groups``), with ``case_count`` (every case) and ``all_scores`` (every case's score, for
     the mean and the histogram) and ``all_findings`` (``mdtrt_id, rule_id, severity`` of every
-    finding, for the totals, the rule table and the charts); ``findings`` then holds the shown
-    cases' findings only (the department chart counts those)."""
+    finding, for the totals, the rule table and the charts, or their :class:`Tally` with
+    ``case_count``); ``findings`` then holds the shown cases' findings only (the department
+    chart counts those), ``impact`` the shown cases' priced findings and ``rule_amounts`` the
+    money per rule over every priced finding."""
     if not isinstance(pack, Pack):
         pack = load_pack(pack if pack is not None else BUILTIN)
     rows = finding_rows(sheet, findings, pack, impact)
-    every = findings if all_findings is None else all_findings
-    if all_findings is None or impact is None or impact.empty:
+    frame = findings if all_findings is None else all_findings
+    every = frame if isinstance(frame, Tally) else tally(frame)
+    if rule_amounts is not None:
+        amounts = rule_amounts
+    elif all_findings is None or impact is None or impact.empty:
         amounts = rows.groupby("rule_id")["amount"].sum(min_count=1)
     else:
         amounts = (
@@ -321,20 +319,22 @@ def render_report(
             .sum(min_count=1)
         )
     ids = sheet.setlinfo["mdtrt_id"]
-    severity = every["severity"]
-    with_findings = set(every["mdtrt_id"].dropna())
     everyone = all_scores
     if everyone is None and scores is not None:
         everyone = scores["score"]
     count = int(ids.nunique()) if case_count is None else case_count
-    clean = int((~ids.dropna().drop_duplicates().isin(with_findings)).sum())
+    if case_count is None and not isinstance(frame, Tally):
+        with_findings = set(frame["mdtrt_id"].dropna())
+        clean = int((~ids.dropna().drop_duplicates().isin(with_findings)).sum())
+    else:
+        clean = count - every.cases_with_findings
     totals = {
         "cases": count,
-        "cases_with_errors": len(set(every.loc[severity == "error", "mdtrt_id"].dropna())),
-        "cases_with_findings": len(with_findings),
-        "cases_clean": clean if case_count is None else count - len(with_findings),
-        "findings": len(every),
-        "by_severity": {s: int((severity == s).sum()) for s in SEVERITIES},
+        "cases_with_errors": every.cases_with_errors,
+        "cases_with_findings": every.cases_with_findings,
+        "cases_clean": clean,
+        "findings": every.findings,
+        "by_severity": {s: int(every.by_severity.get(s, 0)) for s in SEVERITIES},
         "money": _money(amounts.sum(min_count=1)),
         "mean_score": _s(round(float(everyone.mean()), 2)) if everyone is not None else "",
     }

@@ -116,6 +116,7 @@ def write_worklist(
     the worklist order (money, then severity) are listed and a last row says how many more
     are in findings.csv."""
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
 
@@ -123,29 +124,34 @@ def write_worklist(
     more = len(rows) - limit if limit is not None and len(rows) > limit else 0
     if more:
         rows = rows.head(limit)
-    book = Workbook()
-    ws = book.active
-    ws.title = "工作清单"
-    ws.append([header for _, header, _ in SHEET_COLUMNS])
-    for cell in ws[1]:
-        cell.font = Font(bold=True)
-        cell.alignment = Alignment(wrap_text=True, vertical="top")
-    names = [name for name, _, _ in SHEET_COLUMNS]
-    amount_col = names.index("amount") + 1
-    severity_col = names.index("severity") + 1
-    fills = {s: PatternFill("solid", start_color=c, end_color=c) for s, c in FILLS.items()}
-    for r, values in enumerate(rows[names].itertuples(index=False), start=2):
-        line = [None if (isinstance(v, float) and pd.isna(v)) or v is pd.NA else v for v in values]
-        line = [str(v) if not isinstance(v, (float, int, type(None))) else v for v in line]
-        ws.append(line)
-        ws.cell(r, amount_col).number_format = "#,##0.00"
-        fill = fills.get(str(line[severity_col - 1]))
-        if fill is not None:
-            ws.cell(r, severity_col).fill = fill
+    book = Workbook(write_only=True)  # rows stream to disk: memory does not grow with them
+    ws = book.create_sheet("工作清单")
     for index, (_, _, width) in enumerate(SHEET_COLUMNS, start=1):
         ws.column_dimensions[get_column_letter(index)].width = width
     ws.freeze_panes = "A2"
     ws.auto_filter.ref = f"A1:{get_column_letter(len(SHEET_COLUMNS))}{len(rows) + 1}"
+    header = []
+    for _, text, _ in SHEET_COLUMNS:
+        cell = WriteOnlyCell(ws, text)
+        cell.font = Font(bold=True)
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
+        header.append(cell)
+    ws.append(header)
+    names = [name for name, _, _ in SHEET_COLUMNS]
+    amount_col = names.index("amount")
+    severity_col = names.index("severity")
+    fills = {s: PatternFill("solid", start_color=c, end_color=c) for s, c in FILLS.items()}
+    for values in rows[names].itertuples(index=False):
+        line = [None if (isinstance(v, float) and pd.isna(v)) or v is pd.NA else v for v in values]
+        line = [str(v) if not isinstance(v, (float, int, type(None))) else v for v in line]
+        cells: list = list(line)
+        amount = cells[amount_col] = WriteOnlyCell(ws, line[amount_col])
+        amount.number_format = "#,##0.00"
+        fill = fills.get(str(line[severity_col]))
+        if fill is not None:
+            cells[severity_col] = WriteOnlyCell(ws, line[severity_col])
+            cells[severity_col].fill = fill
+        ws.append(cells)
     if more:
         ws.append([f"另有 {more} 条问题见 findings.csv / {more} more findings in findings.csv"])
     return save_workbook(book, path)
