@@ -134,6 +134,25 @@ def test_tallies_of_parts_add_up_to_the_tally_of_every_finding():
     assert (every.cases_with_findings, every.cases_with_errors) == (6, 3)
 
 
+@pytest.mark.parametrize("budget", [1, 3, 4, 1000])
+def test_the_shown_cases_stop_where_their_findings_fill_the_budget(tmp_path, monkeypatch, budget):
+    """Per part then across parts gives the run's own prefix; its findings stay in budget."""
+    monkeypatch.setattr(job, "SHOWN_FINDINGS", budget)
+    impacts = [read_part(f) for f in part_files(tmp_path, PARTS)]
+    top = None
+    for part, impact in zip(FINDINGS, impacts, strict=True):
+        top = job._top_cases(job._per_case(part, impact), top)
+    every = pd.concat(FINDINGS, ignore_index=True)
+    whole = job._top_cases(job._per_case(every, pd.concat(impacts, ignore_index=True)))
+    assert top["mdtrt_id"].tolist() == whole["mdtrt_id"].tolist()
+    assert top["findings"].sum() <= max(budget, top["findings"].iloc[0])
+    monkeypatch.setattr(job, "SHOWN_FINDINGS", 10**9)
+    ranked = job._top_cases(job._per_case(every, pd.concat(impacts, ignore_index=True)))
+    assert ranked["mdtrt_id"].tolist()[: len(top)] == top["mdtrt_id"].tolist()
+    if len(top) < len(ranked):  # it stopped only because the next case would overfill it
+        assert ranked["findings"].iloc[: len(top) + 1].sum() > budget
+
+
 @pytest.mark.parametrize("cap", [1, 3, 5, 100])
 def test_first_cases_of_each_part_give_the_first_cases_of_the_run(tmp_path, monkeypatch, cap):
     monkeypatch.setattr(job, "SHOWN_CASES", cap)

@@ -44,6 +44,7 @@ CASES = "cases"  # a part's face-sheet rows of the cases with findings (Parquet 
 TEXT = {"mdtrt_id": str, "rule_id": str, "drg_before": str, "drg_after": str}
 COUNTS = "qc-counts.json"  # a part's counts (suppressed findings, DRG and DIP summaries)
 SHOWN_CASES = 20_000  # cases the report and worklist show (all with findings, up to this many)
+SHOWN_FINDINGS = 50_000  # and their findings, at most (the first cases' findings fill it)
 WORKLIST_ROWS = 100_000  # findings the worklist lists (Excel holds about a million rows)
 
 
@@ -298,7 +299,8 @@ def _read_cases(folders: list[Path], ids: set) -> FaceSheet:
 
 def shown_cases(findings: pd.DataFrame, impact: pd.DataFrame | None) -> set:
     """The cases the report and the worklist show: those with findings, the most money at
-    stake, then the most errors and findings first, at most :data:`SHOWN_CASES`."""
+    stake, then the most errors and findings first, at most :data:`SHOWN_CASES` cases with
+    :data:`SHOWN_FINDINGS` findings between them (so memory follows the caps, not the run)."""
     return set(_top_cases(_per_case(findings, impact))["mdtrt_id"])
 
 
@@ -317,16 +319,20 @@ def _per_case(findings: pd.DataFrame, impact: pd.DataFrame | None) -> pd.DataFra
 
 
 def _top_cases(per_case: pd.DataFrame, top: pd.DataFrame | None = None) -> pd.DataFrame:
-    """The first :data:`SHOWN_CASES` of ``per_case`` (and of ``top``, the parts before: a
-    case is whole in one part and ids are unique, so the order is total and the first of
-    the firsts are the first of all)."""
+    """The first cases of ``per_case`` (and of ``top``, the parts before) within the caps:
+    :data:`SHOWN_CASES` cases whose findings add up to at most :data:`SHOWN_FINDINGS` (the
+    first case always). A case is whole in one part and ids are unique, so the order is
+    total, the shown cases are a prefix of it, and the first of the firsts are the first of
+    all."""
     both = per_case if top is None else pd.concat([top, per_case], ignore_index=True)
     ranked = both.sort_values(
         ["money", "errors", "findings", "mdtrt_id"],
         ascending=[False, False, False, True],
         kind="mergesort",
-    )
-    return ranked.head(SHOWN_CASES).reset_index(drop=True)
+    ).head(SHOWN_CASES)
+    within = ranked["findings"].cumsum() <= SHOWN_FINDINGS
+    within.iloc[:1] = True
+    return ranked[within.to_numpy()].reset_index(drop=True)
 
 
 def _scores(paths: list[Path], ids: set) -> tuple[pd.DataFrame, pd.Series]:
