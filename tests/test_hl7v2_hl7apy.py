@@ -1,5 +1,5 @@
 """The fast ER7 reader against hl7apy on every corpus message hl7apy can parse: the same segments
-in the same order, and the same values in a sample of fields; then how much faster it is.
+in the same order, and the same values in a sample of fields.
 
 hl7apy re-serialises what it parsed through its data-type model (trailing empty components
 dropped, numbers normalised, withdrawn components removed), so values are compared on the first
@@ -8,7 +8,6 @@ three components of each repetition, blanks trimmed, which is what the converter
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -75,14 +74,9 @@ def test_fast_reader_agrees_with_hl7apy():
     corpus = need(SHARED / "corpus" / "hl7v2", "the HL7 v2 corpus (../shared/corpus/hl7v2)")
     files = sorted(p for p in corpus.iterdir() if p.suffix in (".hl7", ".mllp"))
     compared, refused, problems = 0, [], []
-    ours_time = theirs_time = 0.0
     for path in files:
-        start = time.perf_counter()
-        parsed = list(messages(path))
-        ours_time += time.perf_counter() - start
-        for record, msg in parsed:
+        for record, msg in messages(path):
             text = _er7(msg)
-            start = time.perf_counter()
             try:
                 theirs = hl7apy_parser.parse_message(
                     text, find_groups=False, validation_level=VALIDATION_LEVEL.TOLERANT
@@ -90,16 +84,11 @@ def test_fast_reader_agrees_with_hl7apy():
             except Exception as exc:  # hl7apy refuses 2.3.z, 5 encoding characters, ...
                 refused.append(f"{record}: {type(exc).__name__}")
                 continue
-            finally:
-                theirs_time += time.perf_counter() - start
             compared += 1
             problems += [f"{record} {d}" for d in _differences(msg, theirs)]
     assert problems == []
     assert compared >= 80, refused  # 83 of the 90 messages the reader parses, as of hl7apy 1.3.5
-    ours_rate = (compared + len(refused)) / ours_time
-    theirs_rate = (compared + len(refused)) / theirs_time
-    print(f"\nfast reader {ours_rate:.0f} msg/s, hl7apy {theirs_rate:.0f} msg/s; refused {refused}")
-    assert ours_rate > 10 * theirs_rate
+    # how much faster the reader is: measured in benchmarks/hl7_fhir.py, never asserted here
 
 
 def test_the_reader_parses_what_hl7apy_refuses(tmp_path: Path):

@@ -55,6 +55,8 @@ def decode_message(data: bytes, msh18: str) -> Text:
     """Decode a message's bytes, trusting MSH-18 only as far as the bytes agree; ``bad_bytes``
     counts what could not be decoded."""
     text = _decode(data, msh18)
+    if text.text.isascii():  # O(1) for a str: no surrogate to look for
+        return text
     bad = len(_SURROGATE.findall(text.text))
     return Text(text.text, text.codec, text.note, bad) if bad else text
 

@@ -62,6 +62,8 @@ class Context:
         self.profile = profile
         self.notes = notes
         self.rows: dict[str, list[dict]] = defaultdict(list)
+        # TS values read in this message: OBR-7 and every OBX-14 are often the same text
+        self._times: dict[str, tuple[dt.datetime, str | None]] = {}
 
     def where(self, seg: Segment | None) -> str:
         return f"{self.record}/{seg.label}" if seg is not None else self.record
@@ -69,6 +71,16 @@ class Context:
     def add(self, table: str, seg: Segment | None, **values: object) -> dict:
         """A canonical row of ``table`` from ``seg``, with its provenance."""
         row = {**values, "source": self.source, "locator": self.where(seg), "vendor": self.vendor}
+        self.rows[table].append(row)
+        return row
+
+    def put(self, table: str, seg: Segment | None, row: dict) -> dict:
+        """:meth:`add` of a row the caller built (the same keys in the same order)."""
+        row["source"] = self.source
+        row["locator"] = (
+            f"{self.record}/{seg.name}[{seg.number}]" if seg is not None else self.record
+        )
+        row["vendor"] = self.vendor
         self.rows[table].append(row)
         return row
 
@@ -89,7 +101,10 @@ class Context:
             return None
         assert seg is not None
         try:
-            value, offset = timestamp(text, self.profile.datetime_formats)
+            known = self._times.get(text)
+            if known is None:
+                known = self._times[text] = timestamp(text, self.profile.datetime_formats)
+            value, offset = known
         except Unreadable:
             self.notes.add(
                 f"{seg.name}-{n}: not an HL7 date/time, left empty ({text[:40]!r})", self.where(seg)

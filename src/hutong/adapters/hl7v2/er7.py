@@ -106,47 +106,91 @@ class Segment:
         if cached is None:
             fields = self.fields
             raw = fields[n] if 0 < n < len(fields) else ""
-            if not raw or (self.name == "MSH" and n <= 2):
-                cached = [raw] if raw else []
+            if not raw:
+                cached = []
+            elif self.name == "MSH" and n <= 2:
+                cached = [raw]
             else:
-                cached = raw.split(self.syntax.delimiters.repetition, MAX_REPS)[:MAX_REPS]
+                mark = self.syntax.delimiters.repetition
+                cached = raw.split(mark, MAX_REPS) if mark in raw else [raw]
+                if len(cached) > MAX_REPS:
+                    del cached[MAX_REPS:]
             self._reps[n] = cached
         return cached
 
     def value(self, n: int, comp: int = 1, sub: int = 1, rep: int = 1) -> str:
         """Decoded text of field ``n``, component ``comp``, subcomponent ``sub``, repetition
         ``rep`` (all from 1); ``""`` when absent or sent as the null ``""``."""
-        reps = self._reps.get(n)
-        if reps is None:
-            reps = self.reps(n)
-        if rep > len(reps):
-            return ""
-        raw = reps[rep - 1]
         d = self.syntax.delimiters
+        if rep == 1:  # reps(n)[0] without splitting or keeping the other repetitions
+            fields = self.fields
+            raw = fields[n] if 0 < n < len(fields) else ""
+            if not raw:
+                return ""
+            if d.repetition in raw and (n > 2 or self.name != "MSH"):
+                raw = raw.split(d.repetition, 1)[0]
+        else:
+            reps = self._reps.get(n)
+            if reps is None:
+                reps = self.reps(n)
+            if rep > len(reps):
+                return ""
+            raw = reps[rep - 1]
         if sub == 1 and not d.truncation and d.escape not in raw and d.subcomponent not in raw:
             # leaf() of a value with nothing to decode, without its calls
-            parts = raw.split(d.component, comp)
-            part = parts[comp - 1] if comp <= len(parts) else ""
+            if comp == 1:
+                part = raw.split(d.component, 1)[0]
+            else:
+                parts = raw.split(d.component, comp)
+                part = parts[comp - 1] if comp <= len(parts) else ""
             return "" if part == '""' else part
         return leaf(raw, self.syntax, comp, sub, f"{self.name}-{n}")
 
+    def values(self, n: int, comp: int = 1) -> list[str]:
+        """``value(n, comp, 1, rep)`` of every repetition of field ``n``, in order."""
+        count = len(self.reps(n))
+        if count == 1:
+            return [self.value(n, comp)]
+        return [self.value(n, comp, 1, rep) for rep in range(1, count + 1)]
+
     def components(self, n: int, rep: int = 1) -> list[str]:
         """Decoded components of one repetition of field ``n`` (subcomponents joined by a space)."""
-        reps = self.reps(n)
-        return (
-            components(reps[rep - 1], self.syntax, f"{self.name}-{n}") if rep <= len(reps) else []
-        )
+        d = self.syntax.delimiters
+        if rep == 1:  # as in value()
+            fields = self.fields
+            raw = fields[n] if 0 < n < len(fields) else ""
+            if not raw:
+                return []
+            if d.repetition in raw and (n > 2 or self.name != "MSH"):
+                raw = raw.split(d.repetition, 1)[0]
+        else:
+            reps = self._reps.get(n)
+            if reps is None:
+                reps = self.reps(n)
+            if rep > len(reps):
+                return []
+            raw = reps[rep - 1]
+        if _plain(raw, d):  # the common case: nothing to decode, one split
+            return raw.split(d.component)
+        return components(raw, self.syntax, f"{self.name}-{n}")
 
     def texts(self, n: int) -> list[str]:
         """Each repetition of field ``n`` decoded as text, other delimiters kept (TX, FT)."""
+        reps = self.reps(n)
+        d = self.syntax.delimiters
+        if not d.truncation and not any(d.escape in r for r in reps):
+            return list(reps)  # nothing to decode
         where = f"{self.name}-{n}"
-        return [unescape(_untruncated(r, self.syntax, where), self.syntax) for r in self.reps(n)]
+        return [unescape(_untruncated(r, self.syntax, where), self.syntax) for r in reps]
 
     def text(self, n: int) -> str:
         """The whole field ``n`` decoded as text, delimiters kept (ST, TX and FT values)."""
         raw = self.raw(n)
         if self.name == "MSH" and n <= 2:
             return raw
+        d = self.syntax.delimiters
+        if not d.truncation and d.escape not in raw:
+            return raw  # nothing to decode
         return unescape(_untruncated(raw, self.syntax, f"{self.name}-{n}"), self.syntax)
 
 
@@ -183,23 +227,31 @@ def parse(lines: list[str], codec: str = "utf-8") -> Message:
     sep = delims.field
     counts: dict[str, int] = {}
     segments = []
+    append = segments.append
+    names = _NAMES
+    limit = MAX_FIELDS + 1  # a split bounded like the field count it checks
     for i, line in enumerate(lines):
-        name = line[:3]
-        if not NAME.match(name) or (len(line) > 3 and line[3] != sep):
-            shown = line[:40]
-            raise Malformed(f"segment {i + 1} is not an HL7 segment: {shown!r}", f"segment {i + 1}")
-        if line.count(sep) > MAX_FIELDS:
+        fields = line.split(sep, limit)
+        name = fields[0]  # the whole segment name exactly when the line is NAME + separator
+        if name not in names:
+            if len(name) != 3 or not NAME.match(name):
+                shown = line[:40]
+                raise Malformed(
+                    f"segment {i + 1} is not an HL7 segment: {shown!r}", f"segment {i + 1}"
+                )
+            names.add(name)  # at most 26 × 36 × 36 names, so the set stays small
+        if len(fields) > limit:
             raise Malformed(f"{name} has more than {MAX_FIELDS} fields", name)
-        fields = line.split(sep)
         if i == 0:
             fields.insert(1, sep)
-            if name != "MSH":
-                raise Malformed("message does not start with MSH", "MSH")
         elif name == "MSH":
             raise Malformed(f"second MSH at segment {i + 1}", "MSH")
-        counts[name] = counts.get(name, 0) + 1
-        segments.append(Segment(name, fields, syntax, counts[name]))
+        number = counts[name] = counts.get(name, 0) + 1
+        append(Segment(name, fields, syntax, number))
     return Message(segments, syntax, [note] if note else [])
+
+
+_NAMES: set[str] = set()  # segment names already checked against NAME
 
 
 def components(raw: str, syntax: Syntax, where: str) -> list[str]:

@@ -21,6 +21,7 @@ BOM = b"\xef\xbb\xbf"
 _ENDS = re.compile(rb"\r\n|[\r\n\x0b\x1c]")
 _BATCH = (b"FHS", b"BHS", b"BTS", b"FTS")
 _BLANK = b" \t\x1a"  # 0x1A: the DOS end-of-file mark some exports still carry
+_EMPTY = _BLANK + b"\r\n"  # a line of only these is skipped
 
 
 @dataclass
@@ -88,7 +89,7 @@ def lines(stream: BinaryIO, block: int = BLOCK) -> Iterator[tuple[int, bytes, bo
             skipping, data = None, data[end.end() :]
         data = carry + data
         hold = data.endswith(b"\r")
-        parts = _ENDS.split(data[:-1] if hold else data)
+        parts = _split(data[:-1] if hold else data)
         carry = parts.pop() + (b"\r" if hold else b"")
         for part in parts:
             number += 1
@@ -101,8 +102,12 @@ def lines(stream: BinaryIO, block: int = BLOCK) -> Iterator[tuple[int, bytes, bo
         yield number + 1, carry.rstrip(b"\r"), False
 
 
-def _starts(line: bytes, names: tuple[bytes, ...]) -> bool:
-    return line[:3] in names and (len(line) == 3 or not line[3:4].isalnum())
+def _split(data: bytes) -> list[bytes]:
+    """``_ENDS.split(data)``; without MLLP bytes, by ``bytes`` methods (several times faster):
+    CRLF first, as the pattern prefers it, then LF, both read as CR."""
+    if b"\x0b" in data or b"\x1c" in data:
+        return _ENDS.split(data)
+    return data.replace(b"\r\n", b"\r").replace(b"\n", b"\r").split(b"\r")
 
 
 def chunks(stream: BinaryIO, envelope: Envelope) -> Iterator[Chunk]:
@@ -114,10 +119,12 @@ def chunks(stream: BinaryIO, envelope: Envelope) -> Iterator[Chunk]:
         line = raw.lstrip(_BLANK)
         if line.startswith(BOM):
             line = line[len(BOM) :].lstrip(_BLANK)
-        if not line.rstrip(_BLANK + b"\r\n"):
+        if not line.rstrip(_EMPTY):
             continue
-        is_msh = _starts(line, (b"MSH",))
-        is_batch = _starts(line, _BATCH)
+        head = line[:3]
+        named = len(line) == 3 or not line[3:4].isalnum()  # "MSH|", not "MSHX"
+        is_msh = named and head == b"MSH"
+        is_batch = named and head in _BATCH
         if pending and not (is_msh or is_batch):
             # A batch segment followed by ordinary segments sits inside the message.
             assert current is not None
@@ -143,6 +150,15 @@ def chunks(stream: BinaryIO, envelope: Envelope) -> Iterator[Chunk]:
         elif current is None:
             current = Chunk("stray", 0, line_no)
             _append(current, line, too_long)
+        elif (
+            current.problem is None
+            and not too_long
+            and current.size + len(line) < MAX_MESSAGE_BYTES
+            and len(current.lines) < MAX_SEGMENTS
+            and b"\x00" not in line
+        ):
+            current.size += len(line) + 1  # _append's common case, inline
+            current.lines.append(line)
         else:
             _append(current, line, too_long)
     yield from _close(current, pending, envelope)

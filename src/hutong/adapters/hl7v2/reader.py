@@ -8,8 +8,10 @@ record of its own, rejected. Nothing raises for bad input: a bug in a converter 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import cache
 from itertools import repeat
+from operator import itemgetter
 from pathlib import Path
 
 import pandas as pd
@@ -33,7 +35,7 @@ class _Slice:
 
     def __init__(self) -> None:
         self.read = 0
-        self.rows: dict[str, list[dict]] = {}
+        self.rows: dict[str, list[tuple]] = {}  # values in schema column order, one per row
         self.rejects: list[Reject] = []
         self.notes = Notes()
 
@@ -91,7 +93,24 @@ def _record(chunk: Chunk, path: Path, profile: Profile, part: _Slice) -> None:
         part.rejects.append(Reject(source, record, "malformed", message))
         return
     for table, table_rows in rows.items():
-        part.rows.setdefault(table, []).extend(table_rows)
+        if table_rows:
+            part.rows.setdefault(table, []).extend(_values(table, table_rows))
+
+
+def _values(table: str, rows: list[dict]) -> list[tuple]:
+    """Each row's values in schema column order, taken while the message's rows are fresh (one
+    C call per row) so the batch's frame is a transposition, not a lookup per cell."""
+    getter = _getter(table)
+    try:
+        return list(map(getter, rows))
+    except KeyError:  # a row without some column: None there, as ``row.get`` gives
+        names = SCHEMAS[table].names
+        return [tuple(map(row.get, names)) for row in rows]
+
+
+@cache
+def _getter(table: str) -> Callable[[dict], tuple]:
+    return itemgetter(*SCHEMAS[table].names)
 
 
 def _message(chunk: Chunk, source: str, record: str, profile: Profile, notes: Notes) -> dict:
@@ -120,15 +139,22 @@ def _message(chunk: Chunk, source: str, record: str, profile: Profile, notes: No
 
 
 def _batch(source: str, part: _Slice, notes: list[str]) -> Batch:
-    tables = {t: frame(t, rows) for t, rows in part.rows.items() if rows}
+    tables = {t: _frame(t, rows) for t, rows in part.rows.items() if rows}
     return Batch(source, KIND, part.read, tables, part.rejects, [*part.notes.lines(), *notes])
 
 
 def frame(table: str, rows: list[dict]) -> pd.DataFrame:
     """Rows as a frame with the table's canonical columns and dtypes."""
+    return _frame(table, _values(table, rows))
+
+
+def _frame(table: str, rows: list[tuple]) -> pd.DataFrame:
+    """Rows of values in schema column order as a frame with the canonical dtypes."""
     columns = {}
-    for f in SCHEMAS[table]:
-        values = list(map(dict.get, rows, repeat(f.name)))  # row.get(name) for each row
+    names = SCHEMAS[table].names
+    transposed = zip(*rows, strict=True) if rows else repeat((), len(names))
+    for f, values in zip(SCHEMAS[table], transposed, strict=True):
+        values = list(values)
         if pa.types.is_timestamp(f.type):
             dtype = "datetime64[s]"
         elif pa.types.is_integer(f.type):

@@ -105,51 +105,75 @@ def _report(
 
 
 def _observation(ctx: Context, obx: Segment, report: dict) -> None:
-    report["ordinal"] += 1
+    ordinal = report["ordinal"] = report["ordinal"] + 1
     setid = integer(obx.value(1))
-    key = str(setid if setid is not None else report["ordinal"])
-    if key in report["observations"]:
-        key = f"{key}.{report['ordinal']}"
-    report["observations"].add(key)
-    term = coded(obx.components(3))
-    vtype = obx.value(2).strip().upper()
-    ref = obx.text(7).strip() or None
+    key = str(setid if setid is not None else ordinal)
+    seen = report["observations"]
+    if key in seen:
+        key = f"{key}.{ordinal}"
+    seen.add(key)
+    fields = _plain(obx)
+    if fields is not None:  # nothing to decode: each value is the text between delimiters
+        comp, mark = obx.syntax.delimiters.component, obx.syntax.delimiters.repetition
+        term = coded(fields[3].split(mark, 1)[0].split(comp) if fields[3] else [])
+        vtype = fields[2].split(mark, 1)[0].split(comp, 1)[0].strip().upper()
+        ref = fields[7].strip() or None
+        flags = [r.split(comp, 1)[0].strip() for r in obx.reps(8)]
+        units = fields[6].split(mark, 1)[0].split(comp) if fields[6] else []
+    else:
+        term = coded(obx.components(3))
+        vtype = obx.value(2).strip().upper()
+        ref = obx.text(7).strip() or None
+        flags = [f.strip() for f in obx.values(8)]
+        units = None
     low, high = ref_range(ref) if ref else (None, None)
-    flags = [obx.value(8, rep=r).strip() for r in range(1, len(obx.reps(8)) + 1)]
     status = ctx.text(obx, 11)
-    ctx.add(
-        "observation",
-        obx,
-        observation_id=f"{report['report_id']}/{key}",
-        patient_id=report["patient_id"],
-        mdtrt_id=report["mdtrt_id"],
-        report_id=report["report_id"],
-        seq=setid if setid is not None else report["ordinal"],
-        local_code=term.local_code,
-        local_name=term.local_name,
-        code=term.code,
-        code_system=term.code_system,
-        map_status="source" if term.code else None,
-        name=term.text,
-        value_type=vtype or None,
-        **_value(ctx, obx, vtype),
-        unit=unit(obx.components(6)),
-        ref_range=ref,
-        ref_low=low,
-        ref_high=high,
-        abnormal_flag="~".join(f for f in flags if f) or None,
-        status=(code("result_status", status) or "unknown") if status else None,
-        effective_time=ctx.when(obx, 14) or report["effective_time"],
-        category=report["category_code"],
-    )
+    report_id = report["report_id"]
+    row = {
+        "observation_id": f"{report_id}/{key}",
+        "patient_id": report["patient_id"],
+        "mdtrt_id": report["mdtrt_id"],
+        "report_id": report_id,
+        "seq": setid if setid is not None else ordinal,
+        "local_code": term.local_code,
+        "local_name": term.local_name,
+        "code": term.code,
+        "code_system": term.code_system,
+        "map_status": "source" if term.code else None,
+        "name": term.text,
+        "value_type": vtype or None,
+    }
+    _value(ctx, obx, vtype, row)
+    row["unit"] = unit(obx.components(6) if units is None else units)
+    row["ref_range"] = ref
+    row["ref_low"] = low
+    row["ref_high"] = high
+    row["abnormal_flag"] = "~".join(f for f in flags if f) or None
+    row["status"] = (code("result_status", status) or "unknown") if status else None
+    row["effective_time"] = ctx.when(obx, 14) or report["effective_time"]
+    row["category"] = report["category_code"]
+    ctx.put("observation", obx, row)
 
 
-def _value(ctx: Context, obx: Segment, vtype: str) -> dict:
-    """OBX-5 by its value type: value_num, value_text, value_code, value_system."""
-    out: dict = {"value_num": None, "value_text": None, "value_code": None, "value_system": None}
+def _plain(seg: Segment) -> list[str] | None:
+    """The fields of a segment with no escape, subcomponent, null or truncation mark, padded to
+    OBX-14; None when any value needs decoding (then the segment's own readers decode it)."""
+    d = seg.syntax.delimiters
+    fields = seg.fields
+    if d.truncation:
+        return None
+    line = d.field.join(fields)
+    if d.escape in line or d.subcomponent in line or '""' in line:
+        return None
+    return fields if len(fields) > 14 else fields + [""] * (15 - len(fields))
+
+
+def _value(ctx: Context, obx: Segment, vtype: str, out: dict) -> None:
+    """OBX-5 by its value type into ``out``: value_num, value_text, value_code, value_system."""
+    out["value_num"] = out["value_text"] = out["value_code"] = out["value_system"] = None
     reps = obx.reps(5)
     if not reps or not any(reps):
-        return out
+        return
     if len(reps) > 1 and vtype in (*CODED, "SN"):
         ctx.notes.add(f"OBX-5 {vtype} repetitions after the first not converted", ctx.where(obx))
     if vtype in CODED:
@@ -159,7 +183,7 @@ def _value(ctx: Context, obx: Segment, vtype: str) -> dict:
             (parts[1] if len(parts) > 1 else "") or (parts[8] if len(parts) > 8 else "") or None
         )
         out["value_system"] = (parts[2] if len(parts) > 2 else "") or None
-        return out
+        return
     if vtype == "SN":
         parts = [*obx.components(5), "", "", "", ""][:4]
         comparator, first, separator = parts[:3]
@@ -167,21 +191,20 @@ def _value(ctx: Context, obx: Segment, vtype: str) -> dict:
             out["value_num"] = maybe_number(first)
         else:
             out["value_text"] = "".join(parts).strip() or None
-        return out
+        return
     texts = obx.texts(5)
     if vtype == "NM" and len(texts) == 1:
         out["value_num"] = maybe_number(texts[0])
         if out["value_num"] is None:
             out["value_text"] = texts[0].strip() or None
             ctx.notes.add("OBX-5 of type NM is not a number, kept as text", ctx.where(obx))
-        return out
+        return
     if vtype in TIME_TYPES and len(texts) == 1:
         when, written = ctx.when(obx, 5), texts[0].strip()
         if when is None:
             out["value_text"] = written or None
         else:
             out["value_text"] = when.date().isoformat() if len(written) <= 8 else when.isoformat()
-        return out
+        return
     joined = "\n".join(texts) if vtype in TEXT_TYPES else "~".join(texts)
     out["value_text"] = joined.strip() or None
-    return out

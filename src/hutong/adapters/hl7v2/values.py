@@ -70,7 +70,18 @@ def maybe_number(text: str) -> float | None:
 
 
 def ref_range(text: str) -> tuple[float | None, float | None]:
-    """Low and high of a reference range (``3.5-5.0``, ``<7800``, ``>=60``); None if not numeric."""
+    """Low and high of a reference range (``3.5-5.0``, ``<7800``, ``>=60``); None if not numeric.
+
+    Each test has its few ranges, so each distinct text is read once."""
+    found = _RANGES.get(text)
+    if found is None:
+        if len(_RANGES) >= CACHE_SIZE:
+            _RANGES.clear()
+        found = _RANGES[text] = _range(text)
+    return found
+
+
+def _range(text: str) -> tuple[float | None, float | None]:
     m = _RANGE.match(text)
     if m is not None:
         return float(m.group(1)), float(m.group(2))
@@ -122,7 +133,26 @@ class Coded:
 
 
 def coded(parts: list[str]) -> Coded:
-    """Read identifier/text/system and the alternate triple of a CWE/CE (plus original text)."""
+    """Read identifier/text/system and the alternate triple of a CWE/CE (plus original text).
+
+    A feed repeats the same few thousand test and drug codes, so each distinct value is read
+    once (``Coded`` is immutable) and looked up after that.
+    """
+    key = tuple(parts[:9])  # the components read; shorter ones are padded alike
+    found = _CODED.get(key)
+    if found is None:
+        if len(_CODED) >= CACHE_SIZE:
+            _CODED.clear()
+        found = _CODED[key] = _coded(list(key))
+    return found
+
+
+CACHE_SIZE = 20_000  # distinct values remembered per cache, then it starts again
+_CODED: dict[tuple[str, ...], Coded] = {}
+_RANGES: dict[str, tuple[float | None, float | None]] = {}
+
+
+def _coded(parts: list[str]) -> Coded:
     parts = (parts + [""] * 9)[:9]
     standard_names = table("coding_systems", "standard")
     triples = [parts[0:3], parts[3:6]]
