@@ -11,7 +11,7 @@ from __future__ import annotations
 import pandas as pd
 
 from hutong.adapters.batch import record_of
-from hutong.model import Reject
+from hutong.model import Reject, is_in
 
 NEEDS_ENCOUNTER = ("diagnosis", "procedure", "charge")
 NEEDS_PATIENT = ("order", "report", "observation", "imaging_study", "medication")
@@ -29,24 +29,24 @@ def link(
     tables, rejects = _drop_duplicate_stays(tables, event_sources)
     notes: dict[str, int] = {}
     patients = _one_row_per_patient(tables["patient"])
-    known_patients = set(patients["patient_id"])
+    known_patients = patients["patient_id"]
     enc = tables["encounter"]
-    orphan_enc = ~enc["patient_id"].isin(known_patients)
+    orphan_enc = ~is_in(enc["patient_id"], known_patients)
     rejects += _orphans(enc[orphan_enc], "patient_id", "patient")
     tables["encounter"] = enc = enc[~orphan_enc]
-    stays = set(enc["mdtrt_id"])
+    stays = enc["mdtrt_id"]
     for table in NEEDS_ENCOUNTER:
         frame = tables[table]
         if frame.empty:
             continue
-        orphan = ~frame["mdtrt_id"].isin(stays)
+        orphan = ~is_in(frame["mdtrt_id"], stays)
         rejects += _orphans(frame[orphan], "mdtrt_id", "encounter")
         tables[table] = frame[~orphan]
     for table in NEEDS_PATIENT:
         frame = tables.get(table)
         if frame is None or frame.empty:
             continue
-        orphan = ~frame["patient_id"].isin(known_patients)
+        orphan = ~is_in(frame["patient_id"], known_patients)
         rejects += _orphans(frame[orphan], "patient_id", "patient")
         frame = frame[~orphan].copy()
         if table in ("observation", "medication"):  # a result or drug must say what it is
@@ -74,11 +74,11 @@ def link(
             )
             frame.loc[dangling, "mdtrt_id"] = None
         tables[table] = frame
-    used = set(enc["patient_id"])
+    used = [enc["patient_id"]]
     for table in NEEDS_PATIENT:
         if table in tables and not tables[table].empty:
-            used |= set(tables[table]["patient_id"])
-    tables["patient"] = patients[patients["patient_id"].isin(used)]
+            used.append(tables[table]["patient_id"])
+    tables["patient"] = patients[is_in(patients["patient_id"], pd.concat(used))]
     tables, repeated, superseded = _repeated_rows(tables, event_sources)
     notes.update(superseded)
     rejects = _unique(rejects + repeated)

@@ -11,10 +11,13 @@ missing or mistyped column is caught at the hub, not in an emitter.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 PROVENANCE = [
     pa.field("source", pa.string(), nullable=False),
@@ -348,11 +351,55 @@ def conform(table: str, frame: pd.DataFrame) -> pa.Table:
         if field.name in frame.columns:
             values = frame[field.name]
             if pa.types.is_string(field.type):
-                values = values.astype("object").where(values.notna(), None)
-            columns[field.name] = pa.array(values, type=field.type, from_pandas=True)
+                columns[field.name] = _text_array(values, field.type)
+            else:
+                columns[field.name] = pa.array(values, type=field.type, from_pandas=True)
         else:
             columns[field.name] = pa.nulls(len(frame), type=field.type)
     return pa.table(columns, schema=schema)
+
+
+def _text_array(values: pd.Series, to: pa.DataType) -> pa.Array:
+    """A text column as Arrow without a Python object per cell where that can be avoided.
+
+    Arrow-backed strings (the pandas default) are taken as they are; an object column is
+    converted with its missing cells masked (None, NaN, NA: null, as ``notna`` decides). What
+    pyarrow refuses takes the general path, so it fails (or succeeds) exactly as before."""
+    dtype = values.dtype
+    if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
+        array = pa.array(values.array, type=to)  # chunked when read from several batches
+        return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+    if pd.api.types.is_object_dtype(dtype):
+        try:
+            return pa.array(
+                values.to_numpy(), type=to, mask=values.isna().to_numpy(), from_pandas=True
+            )
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
+            pass
+    values = values.astype("object").where(values.notna(), None)
+    return pa.array(values, type=to, from_pandas=True)
+
+
+def is_in(values: pd.Series, members: Iterable[object] | pd.Series) -> pd.Series:
+    """``values.isin(members)``, fast for Arrow-backed text: pandas 3 makes a pyarrow scalar
+    of every member first (seconds for a set of a partition's visit numbers).
+
+    ``members`` may be a text Series (its values are the set, missing ones included) or any
+    iterable; missing members match missing values, as they do in pandas."""
+    dtype = values.dtype
+    if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
+        try:
+            if isinstance(members, pd.Series):
+                chosen = _text_array(members, pa.large_string())
+            else:
+                chosen = pa.array(list(members), type=pa.large_string(), from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            chosen = None  # members that are not text: pandas' own rules
+        if chosen is not None:
+            column = pa.array(values.array)  # the column as it is stored, not a copy
+            found = pc.is_in(column, value_set=chosen.cast(column.type))
+            return pd.Series(np.asarray(found, dtype=np.bool_), index=values.index)
+    return values.isin(members)
 
 
 def sort_rows(table: str, frame: pd.DataFrame) -> pd.DataFrame:

@@ -97,9 +97,9 @@ SHARED_KEYS = {
 
 def _hash(values: pd.Series) -> np.ndarray:
     """64-bit hashes of the values (stable across runs and machines); nulls hash to 0."""
-    text = values.astype(object)
-    out = pd.util.hash_array(text.where(text.notna(), "").to_numpy(dtype=object))
-    out[text.isna().to_numpy()] = 0
+    missing = values.isna().to_numpy()
+    out = pd.util.hash_array(values.to_numpy(dtype=object, na_value=""))
+    out[missing] = 0
     return out
 
 
@@ -207,6 +207,10 @@ class Owners:
         return pid
 
 
+# The columns Owners.keys reads.
+DEALING_COLUMNS = ("patient_id", "mdtrt_id", "study_uid", "series_uid", "order_id", "report_id")
+
+
 def deal(spill: Path, target: Path, count: int) -> list[Path]:
     """Deal every spilled row into ``count`` partition folders ``target/p00000`` ...; returns
     the folders in order. Rows keep their spill order within a partition."""
@@ -215,10 +219,12 @@ def deal(spill: Path, target: Path, count: int) -> list[Path]:
     sinks = [Spill(f) for f in folders]
     for table in SCHEMAS:
         for data in batches(spill, table):
-            frame = data.to_pandas()
-            part = owners.keys(table, frame) % np.uint64(count)
-            for i in sorted(set(part.tolist())):
-                sinks[i].add(table, frame[part == i])
+            # rows stay Arrow (already canonical): only the columns that decide the owner
+            # go through pandas
+            owned = data.select([c for c in DEALING_COLUMNS if c in data.column_names])
+            part = owners.keys(table, owned.to_pandas()) % np.uint64(count)
+            for i in np.unique(part).tolist():
+                sinks[i].add(table, data.filter(pa.array(part == i)))
     for sink in sinks:
         sink.close()
     return folders

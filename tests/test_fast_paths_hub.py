@@ -1,0 +1,130 @@
+"""The column fast paths of the hub give what the general pandas paths give: membership tests
+on Arrow-backed text, text columns cast to Arrow, and the face sheet's 4101 NDJSON bytes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from hutong.mapping.facesheet import NODES, _text, write_facesheet
+from hutong.model import conform, is_in
+from qc_cases import case, combine, dx, fee
+
+TRICKY = 'a"b\\c\nd\te\x01f\u2028中文\U0001f600/'
+
+
+@pytest.mark.parametrize(
+    "members",
+    [
+        {"a", "b"},
+        {"a", np.nan},
+        set(),
+        ["c", None],
+        pd.Series(["a", None], dtype="str"),
+        pd.Series(["b"], dtype=object),
+        {1, "a"},  # not all text: pandas' own rules
+    ],
+)
+def test_is_in_matches_pandas_isin(members) -> None:
+    values = pd.Series(["a", None, "b", "c", np.nan], dtype="str", index=[5, 4, 3, 2, 1])
+    pd.testing.assert_series_equal(is_in(values, members), values.isin(members))
+
+
+def _general(table: str, frame: pd.DataFrame) -> pa.Table:
+    """conform as it was: every text cell through a Python object."""
+    from hutong.model import SCHEMAS
+
+    columns = {}
+    for field in SCHEMAS[table]:
+        if field.name not in frame.columns:
+            columns[field.name] = pa.nulls(len(frame), type=field.type)
+            continue
+        values = frame[field.name]
+        if pa.types.is_string(field.type):
+            values = values.astype("object").where(values.notna(), None)
+        columns[field.name] = pa.array(values, type=field.type, from_pandas=True)
+    return pa.table(columns, schema=SCHEMAS[table])
+
+
+def test_conform_text_fast_paths_match_the_general_path() -> None:
+    arrow = pa.concat_tables(
+        [conform("patient_link", _links(0)), conform("patient_link", _links(1))]
+    )
+    frames = [
+        arrow.to_pandas(),  # Arrow-backed text in two chunks
+        _links(2).astype(object),  # object cells with None, NaN and NA
+    ]
+    frames[1].loc[1, "vendor"] = pd.NA
+    for frame in frames:
+        got = conform("patient_link", frame)
+        assert got.equals(_general("patient_link", frame))
+        assert all(column.num_chunks == 1 for column in got.columns)
+
+
+def test_conform_refuses_what_pyarrow_refuses() -> None:
+    frame = _links(0).astype(object)
+    frame.loc[0, "source"] = 7
+    with pytest.raises((pa.ArrowInvalid, pa.ArrowTypeError)):
+        conform("patient_link", frame)
+
+
+def _links(n: int) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "patient_id": [f"P{n}", "P9", TRICKY],
+            "merged_id": [f"M{n}", None, np.nan],
+            "source": ["a.hl7"] * 3,
+            "locator": ["a.hl7:1", "a.hl7:2", "a.hl7:3"],
+            "vendor": ["v", "v", "v"],
+        }
+    )
+
+
+def test_4101_ndjson_is_what_json_dumps_writes(tmp_path: Path) -> None:
+    sheet = combine(
+        case("ZY1", setlinfo={"psn_name": TRICKY, "age": 45.5, "psn_selfpay": 0.125}),
+        case("ZY2", diseinfo=[dx("S72.000", TRICKY, main=True)]),
+        case("ZY3", iteminfo=[{**fee("09", claa=10.005), "amt": 2.675}, fee("01")]),
+    )
+    write_facesheet(sheet, tmp_path)
+    texts = {node: _text(sheet.node(node)) for node in NODES}
+    children: dict[str, dict[str, list]] = {"diseinfo": {}, "oprninfo": {}, "iteminfo": {}}
+    for node, grouped in children.items():  # the records as pandas gives them
+        frame = texts[node]
+        records = frame.drop(columns="mdtrt_id").to_dict("records")
+        for key, rec in zip(frame["mdtrt_id"], records, strict=True):
+            grouped.setdefault(key, []).append(rec)
+    expected = ""
+    for rec in texts["setlinfo"].to_dict("records"):
+        key = rec["mdtrt_id"]
+        doc = {
+            "setlinfo": rec, "payinfo": [], "opspdiseinfo": [],
+            "diseinfo": children["diseinfo"].get(key, []),
+            "iteminfo": children["iteminfo"].get(key, []),
+            "oprninfo": children["oprninfo"].get(key, []), "icuinfo": [],
+        }  # fmt: skip
+        expected += json.dumps(doc, ensure_ascii=False, separators=(",", ":")) + "\n"
+    assert (tmp_path / "4101.ndjson").read_bytes() == expected.encode("utf-8")
+    assert '"psn_selfpay":"0.12"' in expected and '"age":"45.5"' in expected
+
+
+def test_text_formats_money_numbers_and_missing_cells() -> None:
+    frame = pd.DataFrame(
+        {
+            "amt": pd.array([2.675, None, 3.0], dtype="Float64"),
+            "age": pd.array([45.0, 0.5, None], dtype="Float64"),
+            "psn_name": pd.array(["张三", None, TRICKY], dtype="string"),
+        }
+    )
+    text = _text(frame)
+    assert text.to_dict("list") == {
+        "amt": [f"{2.675:.2f}", None, "3.00"],
+        "age": ["45", "0.5", None],
+        "psn_name": ["张三", None, TRICKY],
+    }
+    assert all(text[c].dtype == object for c in text.columns)
