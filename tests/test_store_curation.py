@@ -239,3 +239,20 @@ def test_bulk_approve_leaves_codes_retired_since_the_proposal_to_a_coder(store):
     assert (store.mapping(kept.id).status, store.mapping(kept.id).target_version) == (
         "approved", "2.1",
     )  # fmt: skip
+
+
+def test_terms_are_counted_per_department_and_the_queue_filters_by_one(store):
+    batch = terms(("L001", "冠心病", 3), ("L001", "冠心病", 2), (None, "高血压", 4))
+    batch["department"] = ["A03", "A05", "A03"]
+    store.record_terms(LOCAL, DIAGNOSIS, batch)
+    store.record_terms(LOCAL, DIAGNOSIS, batch.iloc[:1])  # a later export: 3 more in A03
+    assert store.departments() == [
+        {"department": "A03", "terms": 2, "frequency": 10},
+        {"department": "A05", "terms": 1, "frequency": 2},
+    ]
+    assert store.departments(local_system="other:diagnosis") == []
+    everywhere = store.queue(DIAGNOSIS)
+    assert everywhere.set_index("local_name")["frequency"].to_dict() == {"冠心病": 8, "高血压": 4}
+    assert store.queue(DIAGNOSIS, department="A05")["local_name"].tolist() == ["冠心病"]
+    assert sorted(store.queue(DIAGNOSIS, department="A03")["local_name"]) == ["冠心病", "高血压"]
+    assert store.queue(DIAGNOSIS, department="B01").empty

@@ -90,6 +90,26 @@ def test_local_systems_and_stats(login):
     assert client.get("/api/stats", params={"target": PX}).json()["mappings"]["unreviewed"] == 15
 
 
+def test_terms_are_filtered_by_the_department_they_were_seen_in(login, workbench):
+    client = login("coder1")
+    departments = client.get("/api/departments").json()
+    assert len(departments) > 1  # the run recorded its stays' departments
+    with Store(workbench.url) as store:
+        assert departments[0]["department"] == store.departments()[0]["department"]
+        everywhere = client.get("/api/queue", params={"limit": 200}).json()["total"]
+        for d in departments[:3]:
+            page = client.get("/api/queue", params={"department": d["department"], "limit": 200})
+            assert page.status_code == 200 and page.json()["department"] == d["department"]
+            want = store.queue(department=d["department"]).drop_duplicates(
+                ["local_system", "local_code", "local_name"]
+            )
+            assert page.json()["total"] == len(want) <= everywhere
+            assert page.json()["total"] <= d["terms"]
+    assert client.get("/api/queue", params={"department": "NOPE"}).status_code == 404
+    html = client.get("/queue", params={"department": departments[0]["department"]}).text
+    assert 'id="department"' in html and f'value="{departments[0]["department"]}" selected' in html
+
+
 def test_search_by_chinese_pinyin_initials_and_code(login):
     client = login("coder1")
 

@@ -22,7 +22,7 @@ from hutong.linking import link
 from hutong.mapping.facesheet import FaceSheet, build_facesheet, write_facesheet
 from hutong.mapping.fhir import emit_fhir, validate, write_ndjson
 from hutong.mapping.fhir.gate import SAMPLE_SIZE, validation_sample
-from hutong.model import Reject, conform, sort_rows
+from hutong.model import Reject, conform, is_in, sort_rows
 from hutong.quality.job import LoadedJob, qc_part
 from hutong.terminologies.coding import TERM, Coder, apply_codes, unmapped
 
@@ -145,11 +145,11 @@ def inpatient(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     """Only discharged inpatient stays get a face sheet (结算清单 is for settled stays)."""
     enc = tables["encounter"]
     keep = (enc["enc_class"] == "IMP") & enc["dscg_time"].notna()
-    stays = set(enc.loc[keep, "mdtrt_id"])
+    stays = enc.loc[keep, "mdtrt_id"]
     out = dict(tables)
     out["encounter"] = enc[keep]
     for table in ("diagnosis", "procedure", "charge"):
-        out[table] = tables[table][tables[table]["mdtrt_id"].isin(stays)]
+        out[table] = tables[table][is_in(tables[table]["mdtrt_id"], stays)]
     return out
 
 
@@ -185,10 +185,15 @@ def _deidentify(tables: dict[str, pd.DataFrame], ctx: Context):
 
 
 def _write_terms(tables: dict[str, pd.DataFrame], folder: Path) -> None:
-    """The coded rows' local terms and statuses, for the store (fed by the driver)."""
+    """The coded rows' local terms and statuses, for the store (fed by the driver), with the
+    department of their stay (discharge, else admission), so coders can filter by it."""
     folder.mkdir(parents=True, exist_ok=True)
+    enc = tables["encounter"].drop_duplicates("mdtrt_id")
+    dept = enc["dscg_caty"].where(enc["dscg_caty"].notna(), enc["adm_caty"])
+    by_stay = pd.Series(dept.to_numpy(), index=enc["mdtrt_id"].to_numpy())
     for table in ("diagnosis", "procedure"):
         frame = tables[table].reindex(columns=TERM_COLUMNS)
+        frame["department"] = frame["mdtrt_id"].map(by_stay)
         frame.to_parquet(folder / f"{table}.parquet", index=False)
 
 

@@ -272,11 +272,13 @@ class Curation:
         local_system: str | None = None,
         status: str = "unreviewed",
         limit: int | None = None,
+        department: str | None = None,
     ) -> pd.DataFrame:
         """Mappings with ``status``, most frequent local terms first: the coders' work list.
 
         For ``unreviewed`` and ``flagged``, terms a coder already approved are left out, and
         ``unreviewed`` also lists recorded terms with no candidate yet (empty ``mapping_id``).
+        ``department`` keeps the terms seen in that department (see :meth:`departments`).
         """
         if status not in STATUSES:
             raise ValueError(f"unknown status {status!r}; one of {', '.join(STATUSES)}")
@@ -299,6 +301,11 @@ class Curation:
             )
         if local_system is not None:
             where = where & (db.local_system.c.name == local_system)
+        if department is not None:
+            seen = db.term_department
+            where = where & exists().where(
+                seen.c.local_term_id == db.local_term.c.id, seen.c.department == department
+            )
         query = (
             select(
                 db.mapping.c.id.label("mapping_id"), db.mapping.c.version,
@@ -320,6 +327,25 @@ class Curation:
             result = conn.execute(query)
             frame = pd.DataFrame(result.all(), columns=list(result.keys()))
         return frame.astype({"mapping_id": "Int64", "version": "Int64", "score": "float64"})
+
+    def departments(self, local_system: str | None = None) -> list[dict[str, Any]]:
+        """The departments local terms were seen in: terms and their frequency in each, most
+        frequent first."""
+        seen = db.term_department
+        query = (
+            select(seen.c.department, func.count().label("terms"),
+                   func.sum(seen.c.frequency).label("frequency"))
+            .select_from(seen.join(db.local_term).join(db.local_system))
+            .group_by(seen.c.department)
+            .order_by(func.sum(seen.c.frequency).desc(), seen.c.department)
+        )  # fmt: skip
+        if local_system is not None:
+            query = query.where(db.local_system.c.name == local_system)
+        with self._read() as conn:
+            return [
+                {"department": d, "terms": int(t), "frequency": int(f)}
+                for d, t, f in conn.execute(query)
+            ]
 
     def history(self, mapping_id: int) -> list[dict[str, Any]]:
         """The audit entries of a mapping, oldest first: at, actor, action, before, after."""

@@ -35,11 +35,16 @@ def feed_store(store: Store, tables: dict[str, pd.DataFrame], coders: dict[str, 
 
 
 def feed_terms(store: Store, local_system: str, coder: Coder, rows: pd.DataFrame) -> None:
+    # per department when the rows say where they were seen (the stay's department)
+    by = [*TERM, "department"] if "department" in rows else TERM
+    if "department" in rows:
+        rows = rows.assign(department=rows["department"].astype("object").fillna(""))
     counts = (
-        rows.groupby(TERM, sort=True)
+        rows.groupby(by, sort=True)
         .agg(count=("mdtrt_id", "size"), example=("locator", "min"))
         .reset_index()
     )
+    counts["example"] = counts.groupby(TERM)["example"].transform("min")  # over departments
     store.record_terms(local_system, coder.system.id, counts)
     todo = rows.drop_duplicates(TERM)
     todo = todo[todo["map_status"].isin([UNMAPPED, "auto"])]

@@ -58,6 +58,7 @@ from hutong.terminologies.tables import (
     local_system_id,
     local_term,
     system_row,
+    term_department,
 )
 
 __all__ = [
@@ -310,10 +311,11 @@ class Store(Curation):
     def record_terms(self, local_system: str, target: str, terms: pd.DataFrame) -> int:
         """Add the terms seen in an export to ``local_system``, summing their frequencies.
 
-        ``terms`` has columns ``local_code, local_name`` and optionally ``count`` (default 1)
-        and ``example`` (a locator, kept from the first sighting). Recording the same batch
-        twice counts it twice: callers record each export once. Returns the number of
-        distinct terms in the batch.
+        ``terms`` has columns ``local_code, local_name`` and optionally ``count`` (default 1),
+        ``example`` (a locator, kept from the first sighting) and ``department`` (where the
+        term was seen; counted per department too). Recording the same batch twice counts it
+        twice: callers record each export once. Returns the number of distinct terms in the
+        batch.
         """
         missing = {"local_code", "local_name"} - set(terms.columns)
         if missing:
@@ -324,6 +326,7 @@ class Store(Curation):
                 "local_name": terms["local_name"].map(clean),
                 "count": terms["count"].fillna(1).astype(int) if "count" in terms else 1,
                 "example": terms.get("example"),
+                "department": terms["department"].map(clean) if "department" in terms else "",
             }
         )
         empty = frame.index[(frame["local_code"] == "") & (frame["local_name"] == "")]
@@ -346,6 +349,7 @@ class Store(Curation):
                 for r in grouped.itertuples(index=False)
             ]  # fmt: skip
             _add_terms(conn, rows)
+            _add_departments(conn, system_id, frame)
         return len(rows)
 
 
@@ -360,6 +364,34 @@ def _add_terms(conn: Connection, rows: list[dict[str, Any]]) -> None:
                 "frequency": local_term.c.frequency + upsert.excluded.frequency,
                 "example": func.coalesce(local_term.c.example, upsert.excluded.example),
             },
+        ),
+        rows,
+    )
+
+
+def _add_departments(conn: Connection, system_id: int, frame: pd.DataFrame) -> None:
+    """Add the batch's per-department frequencies of its terms (terms already recorded)."""
+    seen = frame[frame["department"] != ""]
+    if seen.empty:
+        return
+    counts = seen.groupby(["local_code", "local_name", "department"], sort=True)["count"].sum()
+    ids = {
+        (r.local_code, r.local_name): r.id
+        for r in conn.execute(
+            select(local_term.c.id, local_term.c.local_code, local_term.c.local_name).where(
+                local_term.c.local_system_id == system_id
+            )
+        )
+    }
+    rows = [
+        {"local_term_id": ids[(code, name)], "department": dept, "frequency": int(n)}
+        for (code, name, dept), n in counts.items()
+    ]
+    upsert = dialect_insert(conn)(term_department)
+    conn.execute(
+        upsert.on_conflict_do_update(
+            index_elements=["local_term_id", "department"],
+            set_={"frequency": term_department.c.frequency + upsert.excluded.frequency},
         ),
         rows,
     )

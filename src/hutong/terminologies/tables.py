@@ -119,6 +119,21 @@ class LocalTermRow(SQLModel, table=True):
     example: str | None = None
 
 
+class TermDepartmentRow(SQLModel, table=True):
+    """Where a local term was seen: its frequency per department (the stay's discharge
+    department), so coders can work through one department's terms."""
+
+    __tablename__ = "local_term_department"
+    __table_args__ = (
+        UniqueConstraint("local_term_id", "department", name="uq_local_term_department"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    local_term_id: int = Field(foreign_key="local_term.id", index=True)
+    department: str = Field(index=True)
+    frequency: int = 0
+
+
 class MappingRow(SQLModel, table=True):
     """A candidate or decided mapping of a local term to a code of a target system.
 
@@ -176,8 +191,9 @@ TABLES = [
     LocalTermRow.__table__,
     MappingRow.__table__,
     AuditRow.__table__,
+    TermDepartmentRow.__table__,
 ]
-code_system, concept, local_system, local_term, mapping, audit = TABLES
+code_system, concept, local_system, local_term, mapping, audit, term_department = TABLES
 
 _REFUSAL = "audit log is append-only / 审计日志只能追加"
 

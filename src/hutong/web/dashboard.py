@@ -8,11 +8,8 @@ any day can be rebuilt without a history table of its own. QC scores come from a
 
 from __future__ import annotations
 
-import tomllib
 from collections import Counter
 from datetime import date, timedelta, timezone
-from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -25,7 +22,7 @@ from hutong.terminologies import tables as db
 from hutong.terminologies.tables import APPLIED, as_utc
 from hutong.web.accounts import User
 from hutong.web.charts import coverage_line, score_bars
-from hutong.web.deps import page, runs_of, store_of, user_of
+from hutong.web.deps import dept_names, page, runs_of, store_of, user_of
 
 router = APIRouter()
 
@@ -225,13 +222,6 @@ def run_folder(root: Path | None, name: str) -> Path:
     if root is None or name not in runs(root):
         raise HTTPException(404, f"unknown run {name!r} / 未知运行")
     return root / name
-
-
-@cache
-def dept_names() -> dict[str, str]:
-    """科室 code → name (the table the CDA writer uses; names marked unverified there)."""
-    text = resources.files("hutong.adapters.cda").joinpath("wst500.toml").read_text("utf-8")
-    return dict(tomllib.loads(text).get("departments", {}))
 
 
 def _departments(folder: Path) -> pd.Series:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import tomllib
+from functools import cache
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -66,3 +69,10 @@ def page(request: Request, name: str, title: str, **context: Any):
         {"title": title, "user": session.user if session else None,
          "csrf": session.csrf if session else "", **context},
     )  # fmt: skip
+
+
+@cache
+def dept_names() -> dict[str, str]:
+    """科室 code → name (the table the CDA writer uses; names marked unverified there)."""
+    text = resources.files("hutong.adapters.cda").joinpath("wst500.toml").read_text("utf-8")
+    return dict(tomllib.loads(text).get("departments", {}))

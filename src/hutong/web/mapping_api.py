@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from hutong.terminologies import tables as db
 from hutong.terminologies.curation import Mapping, MappingConflict
 from hutong.web.accounts import User
-from hutong.web.deps import reviewer, store_of, user_of
+from hutong.web.deps import dept_names, reviewer, store_of, user_of
 from hutong.web.mapping_models import (
     EXPLAIN_TOP,
     KEEP,
@@ -35,6 +35,7 @@ from hutong.web.mapping_models import (
     Concept,
     ConflictDetail,
     Decision,
+    Department,
     Filter,
     HistoryEntry,
     Id,
@@ -58,13 +59,27 @@ def queue(
     request: Request,
     target: Filter = None,
     local_system: Filter = None,
+    department: Filter = None,
     status: Annotated[Literal[STATUSES], Query()] = "unreviewed",  # type: ignore[valid-type]
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=10**6)] = 0,
     explain: Annotated[bool, Query(description="recompute the matcher's explanations")] = True,
 ) -> QueuePage:
     """Terms with candidates in ``status``, most frequent first, each with its candidates."""
-    return queue_page(store_of(request), target, local_system, status, limit, offset, explain)
+    return queue_page(
+        store_of(request), target, local_system, status, limit, offset, explain, department
+    )
+
+
+@router.get("/departments", tags=["queue"], response_model=list[Department], responses=errors())
+def departments(request: Request, local_system: Filter = None) -> list[Department]:
+    """The departments the local terms were seen in (the stays' discharge departments), most
+    frequent first, to work through one department's terms."""
+    names = dept_names()
+    return [
+        Department(**d, name=names.get(d["department"], ""))
+        for d in store_of(request).departments(local_system)
+    ]
 
 
 @router.get("/local-systems", tags=["queue"], response_model=list[LocalSystem], responses=errors())
@@ -203,13 +218,18 @@ def queue_page(
     limit: int,
     offset: int,
     explain: bool = True,
+    department: str | None = None,
 ) -> QueuePage:
     """One page of the queue, grouped by term (the store lists one row per candidate)."""
     if target is not None and target not in target_systems(store):
         raise HTTPException(404, f"unknown code system {target} / 没有此编码体系")
     if local_system is not None and local_system not in dict(known_local_systems(store)):
         raise HTTPException(404, f"unknown local system {local_system} / 没有此本地编码体系")
-    frame = store.queue(target=target, local_system=local_system, status=status)
+    if department is not None and department not in {d["department"] for d in store.departments()}:
+        raise HTTPException(404, f"no local term was seen in department {department} / 没有此科室")
+    frame = store.queue(
+        target=target, local_system=local_system, status=status, department=department
+    )
     terms: dict[str, Term] = {}
     for row in frame.to_dict("records"):
         parts = (row["target"], row["local_system"], row["local_code"], row["local_name"])
@@ -234,7 +254,7 @@ def queue_page(
     if explain:
         _explain(store, shown)
     return QueuePage(total=len(terms), offset=offset, limit=limit, status=status, target=target,
-                     local_system=local_system, terms=shown)  # fmt: skip
+                     local_system=local_system, department=department, terms=shown)  # fmt: skip
 
 
 def _text(value: Any) -> str | None:

@@ -88,7 +88,17 @@ class QueuePage(BaseModel):
     status: str
     target: str | None
     local_system: str | None
+    department: str | None = None
     terms: list[Term]
+
+
+class Department(BaseModel):
+    department: str = Field(
+        description="科室代码 department code (the stay's discharge department)"
+    )
+    name: str = Field("", description="科室名称, where the code is known")
+    terms: int = Field(description="local terms seen there")
+    frequency: int = Field(description="their occurrences there")
 
 
 class LocalSystem(BaseModel):

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
 from hutong.web.accounts import User
-from hutong.web.deps import page, store_of, user_of
+from hutong.web.deps import dept_names, page, store_of, user_of
 from hutong.web.mapping_api import STATUSES, known_local_systems, queue_page, target_systems
 
 router = APIRouter()
@@ -41,6 +41,7 @@ def queue_view(
     user: Annotated[User, Depends(user_of)],
     target: str = "",
     local_system: str = "",
+    department: str = "",
     status: str = "unreviewed",
     offset: Annotated[int, Query(ge=0, le=10**6)] = 0,
 ):
@@ -49,7 +50,8 @@ def queue_view(
     status = status if status in STATUSES else "unreviewed"
     error = None
     try:
-        data = queue_page(store, target or None, local_system or None, status, PAGE, offset)
+        data = queue_page(store, target or None, local_system or None, status, PAGE, offset,
+                          department=department or None)  # fmt: skip
     except HTTPException as exc:
         error, target, local_system = exc.detail, "", ""
         data = queue_page(store, None, None, status, PAGE, 0)
@@ -58,5 +60,6 @@ def queue_view(
         request, "queue.html", "映射队列 Queue", data=data.model_dump(mode="json"),
         targets=target_systems(store), local_systems=known_local_systems(store),
         statuses=STATUSES, stats=stats, error=error, shortcuts=SHORTCUTS,
+        departments=store.departments(), dept_names=dept_names(),
         can_approve=user.can_approve,
     )  # fmt: skip

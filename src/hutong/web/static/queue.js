@@ -29,6 +29,7 @@
     const params = new URLSearchParams({ status: d.status, limit: d.limit, offset });
     if (d.target) params.set("target", d.target);
     if (d.local_system) params.set("local_system", d.local_system);
+    if (d.department) params.set("department", d.department);
     return params;
   }
 
