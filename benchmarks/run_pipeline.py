@@ -3,7 +3,7 @@
 for each size given.
 
 Usage: python benchmarks/run_pipeline.py [--cases 100000 1000000] [--vendor vendor-a]
-       [--partition-size 10000] [--drg-pack sample] [--keep DIR] [--fhir]
+       [--partition-size 10000] [--workers N] [--drg-pack sample] [--keep DIR] [--fhir]
        [--validate none|sample|all]
 
 Inputs are generated once per size (streaming, seeded) into a temporary folder, or into --keep
@@ -44,7 +44,7 @@ def run_once(inputs: Path, out: Path, args: argparse.Namespace) -> tuple[float, 
     """Seconds, child peak RSS (MiB) and the manifest of one `hutong run` in a fresh process."""
     command = [sys.executable, "-m", "hutong.cli", "run", str(inputs), "-o", str(out), "-q",
                "--no-store", "--profile", args.vendor, "--validate", args.validate,
-               "--partition-size", str(args.partition_size),
+               "--partition-size", str(args.partition_size), "--workers", str(args.workers),
                "--drg-pack", args.drg_pack, "--fhir" if args.fhir else "--no-fhir",
                *codes()]  # fmt: skip
     start = time.perf_counter()
@@ -61,6 +61,12 @@ def main() -> None:
     parser.add_argument("--cases", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--vendor", default="vendor-a", choices=["vendor-a", "vendor-b"])
     parser.add_argument("--partition-size", type=int, default=10_000)
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="processes converting table slices and partitions (default: cores)",
+    )
     parser.add_argument("--drg-pack", default="sample")
     parser.add_argument("--validate", default="sample", choices=["none", "sample", "all"])
     parser.add_argument("--keep", type=Path, help="folder for the generated inputs (reused)")
@@ -69,7 +75,8 @@ def main() -> None:
     base = args.keep or Path(tempfile.mkdtemp(prefix="hutong-bench-"))
     fhir = f"on, validation {args.validate}" if args.fhir else "off"
     print(f"machine: {os.cpu_count()} cores; vendor {args.vendor}; partitions of "
-          f"{args.partition_size:,} stays; FHIR {fhir}")  # fmt: skip
+          f"{args.partition_size:,} stays; {args.workers} worker(s); FHIR {fhir}; peak RSS is"
+          " the largest process's")  # fmt: skip
     print(f"{'cases':>10} {'generate s':>11} {'run s':>8} {'cases/s':>9} {'peak RSS MiB':>13}"
           f" {'FHIR resources':>15} {'findings':>9}")  # fmt: skip
     rows = []
