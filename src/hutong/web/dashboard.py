@@ -137,7 +137,7 @@ def coverage_days(
     zone = timezone(timedelta(hours=tz))
     days: list[CoverageDay] = []
     with store.engine.connect() as conn:
-        frequency = dict(conn.execute(terms).tuples().all())
+        frequency = {term: n for term, n in conn.execute(terms).all()}
         n_terms, total = len(frequency), sum(frequency.values())
         where: dict[int, int] = {}  # mapping id → term it applies to, while applied
         applied: Counter[int] = Counter()  # term → its applied mappings (0 or 1 per target)

@@ -164,8 +164,9 @@ def _load_findings(folder: Path) -> pd.DataFrame:
     frame["fix_en"] = [getattr(rules.get(r), "fix_en", "") or "" for r in frame["rule_id"]]
     frame = _with_impact(frame, qc / "impact.csv")
     setl = _setl_columns(folder / "facesheet" / "setlinfo.csv", ["medcasno", "dscg_caty"])
-    frame["department"] = frame["mdtrt_id"].map(setl["dscg_caty"]).fillna("")
-    frame["medcasno"] = frame["mdtrt_id"].map(setl["medcasno"]).fillna("")
+    for column, source in (("department", "dscg_caty"), ("medcasno", "medcasno")):
+        # object first: without a face sheet the looked-up column is all missing (float)
+        frame[column] = frame["mdtrt_id"].map(setl[source]).astype("object").fillna("")
     rank = frame["severity"].map(SEVERITY_RANK).fillna(9).astype(int)
     money = frame["amount"].abs()
     frame = frame.assign(money=money, _m=-money.fillna(-1.0), _rank=rank)
