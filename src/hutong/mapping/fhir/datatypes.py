@@ -17,6 +17,9 @@ from importlib import resources
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from pandas.api.types import infer_dtype, is_object_dtype
 
 from hutong.mapping.fhir.systems import hl7
 from hutong.terminologies.valuesets import valueset
@@ -27,9 +30,28 @@ TZ = "Asia/Shanghai"  # canonical timestamps are naive local China time
 
 def text(column: pd.Series) -> pd.Series:
     """Strings stripped of surrounding blanks; missing and blank values become ``None``."""
+    arrow = _arrow_strings(column)
+    if arrow is not None:
+        # Trim and blank in Arrow (the kernel pandas' .str.strip calls on the "string" dtype)
+        # and convert once, not through pandas' three passes.
+        strings = pc.utf8_trim_whitespace(arrow)
+        strings = pc.if_else(pc.equal(strings, ""), None, strings)
+        return pd.Series(strings.to_pylist(), index=column.index, dtype=object)
     strings = column.astype("string").str.strip()
     strings = strings.where(strings.ne(""))
     return strings.astype(object).where(strings.notna(), None)
+
+
+def _arrow_strings(column: pd.Series) -> pa.Array | pa.ChunkedArray | None:
+    """The column as Arrow strings when it holds only strings and missing values (canonical
+    columns, or ids and systems joined on as objects); ``None`` for anything else."""
+    dtype = column.dtype
+    if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
+        return pa.chunked_array(column.array.__arrow_array__())
+    only_strings = ("string", "empty")
+    if is_object_dtype(dtype) and infer_dtype(column, skipna=True) in only_strings:
+        return pa.array(column.to_numpy(), type=pa.string(), from_pandas=True)
+    return None
 
 
 def integers(column: pd.Series) -> pd.Series:
@@ -165,12 +187,24 @@ def decimal(number: float | None, spelled: str | None = None) -> Decimal | None:
 
 
 def decimals(numbers: pd.Series, spelled: pd.Series | None = None) -> list[Decimal | None]:
-    """Column form of :func:`decimal` (``spelled`` is a text column or ``None``)."""
+    """Column form of :func:`decimal` (``spelled`` is a text column or ``None``).
+
+    Results and ranges repeat (``3.50-5.30`` on every glucose), so each distinct number and
+    spelling is worked out once; a Decimal is immutable, so rows may share it.
+    """
     values = pd.to_numeric(numbers, errors="coerce").astype(float).tolist()
     spellings = [None] * len(values) if spelled is None else text(spelled).tolist()
-    return [
-        None if math.isnan(v) else decimal(v, s) for v, s in zip(values, spellings, strict=True)
-    ]
+    known: dict[tuple[float, str | None], Decimal | None] = {}
+    out: list[Decimal | None] = []
+    for v, s in zip(values, spellings, strict=True):
+        if v != v:  # NaN: missing
+            out.append(None)
+            continue
+        key = (v, s)  # 0.0 and -0.0 are one key: decimal() gives both Decimal("0")
+        if key not in known:
+            known[key] = decimal(v, s)
+        out.append(known[key])
+    return out
 
 
 @cache

@@ -32,14 +32,15 @@ def resource_ids(systems: pd.Series, values: pd.Series) -> pd.Series:
     return pd.Series([_uuid5(prefix, key) for key in keys], index=systems.index, dtype=object)
 
 
+# The RFC 4122 variant bits (10xx) set on the first hex digit of the clock sequence.
+_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
+
+
 def _uuid5(prefix: bytes, name: str) -> str:
     """``str(uuid.uuid5(namespace, name))`` (RFC 4122 §4.3) without building UUID objects;
-    ``prefix`` is the namespace's bytes."""
-    digest = bytearray(sha1(prefix + name.encode("utf-8"), usedforsecurity=False).digest()[:16])
-    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
-    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
-    h = digest.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    ``prefix`` is the namespace's bytes. The version (5) and variant are set on the hex text."""
+    h = sha1(prefix + name.encode("utf-8"), usedforsecurity=False).hexdigest()
+    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
 
 
 def vendor_keyed(frame: pd.DataFrame, column: str) -> pd.DataFrame:

@@ -12,22 +12,17 @@ from decimal import Decimal
 
 import pandas as pd
 
-from hutong.mapping.fhir.coded import code_concept, code_systems
+from hutong.mapping.fhir.coded import code_concepts, code_systems
 from hutong.mapping.fhir.datatypes import (
-    coding,
     column,
-    compact,
-    concept,
     date_times,
     decimal,
     decimals,
     per_value,
-    quantity,
-    reference,
-    rows,
     status,
     text,
     texts,
+    ucum,
 )
 from hutong.mapping.fhir.systems import code_system, hl7, local_system
 from hutong.mapping.fhir.validate import allowed
@@ -156,35 +151,6 @@ def category(name: str | None, section: str | None, system: str) -> dict | None:
     return {"text": name} if name is not None else None
 
 
-def value(row: dict) -> dict:
-    """The ``value[x]`` element of a row as a one-key dict (empty when there is no value)."""
-    kind = (row["value_type"] or "").upper()
-    said = row["value_text"]
-    compared = COMPARED.fullmatch(said) if said is not None else None
-    number = row["value_num"]
-    if number is None and compared is not None and kind in NUMERIC_TYPES:
-        number = decimal(float(compared.group(2)), compared.group(2))
-    if number is not None:
-        comparator = None
-        if compared is not None and compared.group(1) and Decimal(compared.group(2)) == number:
-            comparator = COMPARATORS.get(compared.group(1), compared.group(1))
-        return {"valueQuantity": quantity(number, row["unit"], comparator)}
-    if row["value_code"] is not None:
-        answer = coding(row["value_code_system"], row["value_code"], said)
-        return {"valueCodeableConcept": concept([answer], said)}
-    if said is not None and kind in CODED_TYPES:
-        return {"valueCodeableConcept": {"text": said}}
-    if said is not None:
-        return {"valueString": said}
-    return {}
-
-
-def reference_range(low, high, unit: str | None, said: str | None) -> list[dict] | None:
-    """``referenceRange``: low and high as quantities in the result's unit, and the text."""
-    found = compact({"low": quantity(low, unit), "high": quantity(high, unit), "text": said})
-    return [found] if found else None
-
-
 def observations(frame: pd.DataFrame) -> list[dict]:
     """One Observation per row of a keyed observation frame with ``patient`` and ``encounter``
     ids; ``report_category`` and ``report_time`` (of its report, may be missing) fill in a
@@ -223,31 +189,117 @@ def observations(frame: pd.DataFrame) -> list[dict]:
     own = pd.Series(date_times(column(frame, "effective_time")).tolist(), dtype=object)
     of_report = pd.Series(date_times(column(frame, "report_time")).tolist(), dtype=object)
     cols["effective"] = own.where(own.notna(), of_report).tolist()
+    return _build(cols)
+
+
+def _build(cols: dict[str, list]) -> list[dict]:
+    """The Observations of prepared columns, one dict literal per row.
+
+    The shape is what ``compact`` of the full element gives (present keys only), written out so
+    no row pays for a generic pass; ``tests/test_fhir_observation_fast.py`` pins it to that
+    generic builder. A unit's UCUM code is looked up once per batch; every row gets fresh dicts
+    (resources share no sub-elements).
+    """
     statuses = allowed("Observation", "status")
     category_system = hl7("observation_category")
     flag_system = hl7("observation_interpretation")
+    ucum_system = hl7("ucum")
+    codes = code_concepts(cols)
+    units: dict[str | None, str | None] = {}
     out = []
-    for row in rows(cols):
-        kind = category(row["category"], row["report_category"], category_system)
-        flags = interpretations(row["abnormal_flag"], flag_system)
-        out.append(
-            compact(
-                {
-                    "resourceType": "Observation",
-                    "id": row["id"],
-                    "identifier": [{"system": row["key_system"], "value": row["key_value"]}],
-                    "status": status(row["status"], statuses, "final"),
-                    "category": [kind] if kind else None,
-                    "code": code_concept(row),
-                    "subject": reference("Patient", row["patient"]),
-                    "encounter": reference("Encounter", row["encounter"]),
-                    "effectiveDateTime": row["effective"],
-                    **value(row),
-                    "interpretation": flags,
-                    "referenceRange": reference_range(
-                        row["ref_low"], row["ref_high"], row["unit"], row["ref_range"]
-                    ),
-                }
-            )
-        )
+    append = out.append
+    for (
+        rid, key_system, key_value, patient, encounter, row_status, effective, code,
+        category_name, section, flags, number, unit, low, high, said_range,
+        kind, said, value_code, value_system,
+    ) in zip(
+        cols["id"], cols["key_system"], cols["key_value"], cols["patient"], cols["encounter"],
+        cols["status"], cols["effective"], codes, cols["category"], cols["report_category"],
+        cols["abnormal_flag"], cols["value_num"], cols["unit"], cols["ref_low"],
+        cols["ref_high"], cols["ref_range"], cols["value_type"], cols["value_text"],
+        cols["value_code"], cols["value_code_system"], strict=True,
+    ):  # fmt: skip
+        element: dict = {"resourceType": "Observation"}
+        if rid:
+            element["id"] = rid
+        element["identifier"] = [{"system": key_system, "value": key_value}]
+        element["status"] = status(row_status, statuses, "final")
+        found = category(category_name, section, category_system)
+        if found:
+            element["category"] = [found]
+        if code:
+            element["code"] = code
+        if patient is not None:
+            element["subject"] = {"reference": f"Patient/{patient}"}
+        if encounter is not None:
+            element["encounter"] = {"reference": f"Encounter/{encounter}"}
+        if effective:
+            element["effectiveDateTime"] = effective
+        if unit not in units:
+            units[unit] = ucum(unit)
+        ucum_code = units[unit]
+        if said is not None or number is not None or value_code is not None:
+            element.update(_value(kind, said, number, unit, ucum_code, value_code, value_system))
+        if flags is not None:
+            flagged = interpretations(flags, flag_system)
+            if flagged:
+                element["interpretation"] = flagged
+        if low is not None or high is not None or said_range:
+            limits = {}
+            if low is not None:
+                limits["low"] = _quantity(low, unit, ucum_code, ucum_system)
+            if high is not None:
+                limits["high"] = _quantity(high, unit, ucum_code, ucum_system)
+            if said_range:
+                limits["text"] = said_range
+            element["referenceRange"] = [limits]
+        append(element)
     return out
+
+
+def _quantity(
+    number: Decimal, unit: str | None, code: str | None, system: str, comparator: str | None = None
+) -> dict:
+    """``quantity(number, unit, comparator)`` for a present number and its unit's UCUM code."""
+    found: dict = {"value": number}
+    if comparator:
+        found["comparator"] = comparator
+    if unit:
+        found["unit"] = unit
+    if code:
+        found["system"] = system
+        found["code"] = code
+    return found
+
+
+def _value(
+    kind: str | None,
+    said: str | None,
+    number: Decimal | None,
+    unit: str | None,
+    ucum_code: str | None,
+    value_code: str | None,
+    value_system: str | None,
+) -> dict:
+    """The ``value[x]`` element of a row as a one-key dict (empty when there is no value)."""
+    kind = (kind or "").upper()
+    compared = COMPARED.fullmatch(said) if said is not None else None
+    if number is None and compared is not None and kind in NUMERIC_TYPES:
+        number = decimal(float(compared.group(2)), compared.group(2))
+    if number is not None:
+        comparator = None
+        if compared is not None and compared.group(1) and Decimal(compared.group(2)) == number:
+            comparator = COMPARATORS.get(compared.group(1), compared.group(1))
+        return {"valueQuantity": _quantity(number, unit, ucum_code, hl7("ucum"), comparator)}
+    if value_code is not None:
+        answer = {"system": value_system, "code": value_code} if value_system else {}
+        answer["code"] = value_code
+        if said:
+            answer["display"] = said
+            return {"valueCodeableConcept": {"coding": [answer], "text": said}}
+        return {"valueCodeableConcept": {"coding": [answer]}}
+    if said is not None and kind in CODED_TYPES:
+        return {"valueCodeableConcept": {"text": said}}
+    if said:
+        return {"valueString": said}
+    return {}
