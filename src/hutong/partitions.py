@@ -65,7 +65,9 @@ def batches(folder: Path, table: str, columns: list[str] | None = None) -> Itera
     path = folder / f"{table}.arrow"
     if not path.exists():
         return
-    with pa.memory_map(str(path)) as source:
+    # read, not memory-mapped: a mapped file's touched pages count in the process's RSS
+    # until it is closed, so a run-wide spill would look (and be accounted) as big as itself
+    with pa.OSFile(str(path), "rb") as source:
         reader = pa.ipc.open_stream(source)
         for batch in reader:
             t = pa.Table.from_batches([batch])

@@ -280,11 +280,19 @@ def _fingerprint(plan, options: RunOptions) -> dict:
         stat = path.stat()
         files.append([path.as_posix(), fmt, stat.st_size, stat.st_mtime_ns])
     keep = {
-        k: str(v)
+        k: _digest(str(v))
         for k, v in vars(options).items()
         if k not in ("store", "deid_key", "resume", "engine", "spark_master", "profile", "workers")
     }
     return {"files": files, "options": keep, "profile": getattr(options.profile, "name", None)}
+
+
+def _digest(text: str) -> str:
+    """An option as the fingerprint keeps it: short ones as they are, long ones (a whole code
+    system) by their SHA-256."""
+    import hashlib
+
+    return text if len(text) <= 200 else "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
 def _stop_for_tests(index: int) -> None:
