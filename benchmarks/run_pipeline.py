@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -48,11 +47,17 @@ def run_once(inputs: Path, out: Path, args: argparse.Namespace) -> tuple[float, 
                "--drg-pack", args.drg_pack, "--fhir" if args.fhir else "--no-fhir",
                *codes()]  # fmt: skip
     start = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True)
-    seconds = time.perf_counter() - start
-    if done.returncode != 0:
-        raise SystemExit(done.stderr[-2000:])
-    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / MIB
+    with tempfile.TemporaryFile() as errors:
+        child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors)
+        # this child's own peak (its largest process, workers included), not the largest of
+        # every child so far as RUSAGE_CHILDREN would give
+        _, status, usage = os.wait4(child.pid, 0)
+        seconds = time.perf_counter() - start
+        child.returncode = os.waitstatus_to_exitcode(status)
+        if child.returncode != 0:
+            errors.seek(0)
+            raise SystemExit(errors.read()[-2000:].decode("utf-8", "replace"))
+    rss = usage.ru_maxrss / MIB
     return seconds, rss, json.loads((out / "manifest.json").read_text("utf-8"))
 
 
