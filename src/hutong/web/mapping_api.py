@@ -114,7 +114,7 @@ def search(
 @router.get("/mappings/{mapping_id}", tags=["mappings"], response_model=MappingOut,
             responses=errors(404))  # fmt: skip
 def mapping(request: Request, mapping_id: Id) -> MappingOut:
-    return _out(_mapping(store_of(request), mapping_id))
+    return _mapping(store_of(request), mapping_id)
 
 
 @router.get("/mappings/{mapping_id}/history", tags=["mappings"],
@@ -152,7 +152,7 @@ def decide(
     code = body.code if isinstance(body, Approval) else None
     if code is not None:
         _known_code(store, seen.target, code)
-    return _out(_decision(store, mapping_id, action, user, body.version, code, body.comment))
+    return _decision(store, mapping_id, action, user, body.version, code, body.comment)
 
 
 @router.post("/terms/propose", tags=["mappings"], response_model=Proposed,
@@ -182,7 +182,7 @@ def propose(request: Request, body: Proposal, user: Annotated[User, Depends(user
         if made.status not in KEEP:
             raise _decided(made)
         made = _decision(store, made.id, KEEP[made.status], user, made.version, None, body.comment)
-    return Proposed(created=made.code not in had, mapping=_out(made))
+    return Proposed(created=made.code not in had, mapping=made)
 
 
 @router.post("/mappings/bulk-approve", tags=["mappings"], response_model=BulkApproved,
@@ -413,10 +413,6 @@ def _decided(m: Mapping) -> HTTPException:
         message=message, kind="decided", mapping_id=m.id, current_version=m.version,
         changed_by=m.reviewer or m.author, changed_at=m.updated_at, status=m.status, code=m.code,
     ).model_dump(mode="json"))  # fmt: skip
-
-
-def _out(m: Mapping) -> MappingOut:
-    return MappingOut(**{f: getattr(m, f) for f in MappingOut.model_fields})
 
 
 _QUIET = {"updated_at", "version", "created_at", "id", "local_term_id"}

@@ -10,6 +10,7 @@ from fastapi import Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from hutong.terminologies import tables as db
+from hutong.terminologies.curation import Mapping as MappingOut  # the store's record, as shown
 
 STATUSES = db.STATUSES
 KEEP = {"unreviewed": "unreview", "flagged": "flag"}  # a comment leaves these statuses as they are
@@ -115,26 +116,6 @@ class Concept(BaseModel):
     display: str
     gray: bool
     active: bool
-
-
-class MappingOut(BaseModel):
-    id: int
-    local_system: str
-    local_code: str
-    local_name: str
-    target: str
-    target_version: str
-    code: str
-    display: str
-    status: str
-    equivalence: str
-    score: float | None
-    author: str
-    reviewer: str | None
-    comment: str | None
-    created_at: datetime
-    updated_at: datetime
-    version: int
 
 
 class Change(BaseModel):
