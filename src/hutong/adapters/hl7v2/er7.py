@@ -118,24 +118,30 @@ class Segment:
             self._reps[n] = cached
         return cached
 
+    def _repetition(self, n: int, rep: int) -> str | None:
+        """Raw text of repetition ``rep`` of field ``n``; None when the field is empty or has
+        no such repetition. The first is cut out without splitting or keeping the others."""
+        if rep == 1:
+            fields = self.fields
+            raw = fields[n] if 0 < n < len(fields) else ""
+            if not raw:
+                return None
+            d = self.syntax.delimiters
+            if d.repetition in raw and (n > 2 or self.name != "MSH"):
+                raw = raw.split(d.repetition, 1)[0]
+            return raw
+        reps = self._reps.get(n)
+        if reps is None:
+            reps = self.reps(n)
+        return reps[rep - 1] if rep <= len(reps) else None
+
     def value(self, n: int, comp: int = 1, sub: int = 1, rep: int = 1) -> str:
         """Decoded text of field ``n``, component ``comp``, subcomponent ``sub``, repetition
         ``rep`` (all from 1); ``""`` when absent or sent as the null ``""``."""
         d = self.syntax.delimiters
-        if rep == 1:  # reps(n)[0] without splitting or keeping the other repetitions
-            fields = self.fields
-            raw = fields[n] if 0 < n < len(fields) else ""
-            if not raw:
-                return ""
-            if d.repetition in raw and (n > 2 or self.name != "MSH"):
-                raw = raw.split(d.repetition, 1)[0]
-        else:
-            reps = self._reps.get(n)
-            if reps is None:
-                reps = self.reps(n)
-            if rep > len(reps):
-                return ""
-            raw = reps[rep - 1]
+        raw = self._repetition(n, rep)
+        if raw is None:
+            return ""
         if sub == 1 and not d.truncation and d.escape not in raw and d.subcomponent not in raw:
             # leaf() of a value with nothing to decode, without its calls
             if comp == 1:
@@ -156,20 +162,9 @@ class Segment:
     def components(self, n: int, rep: int = 1) -> list[str]:
         """Decoded components of one repetition of field ``n`` (subcomponents joined by a space)."""
         d = self.syntax.delimiters
-        if rep == 1:  # as in value()
-            fields = self.fields
-            raw = fields[n] if 0 < n < len(fields) else ""
-            if not raw:
-                return []
-            if d.repetition in raw and (n > 2 or self.name != "MSH"):
-                raw = raw.split(d.repetition, 1)[0]
-        else:
-            reps = self._reps.get(n)
-            if reps is None:
-                reps = self.reps(n)
-            if rep > len(reps):
-                return []
-            raw = reps[rep - 1]
+        raw = self._repetition(n, rep)
+        if raw is None:
+            return []
         if _plain(raw, d):  # the common case: nothing to decode, one split
             return raw.split(d.component)
         return components(raw, self.syntax, f"{self.name}-{n}")
