@@ -22,7 +22,8 @@ from hutong.terminologies import tables as db
 from hutong.terminologies.tables import APPLIED, as_utc
 from hutong.web.accounts import User
 from hutong.web.charts import coverage_line, score_bars
-from hutong.web.deps import dept_names, page, runs_of, store_of, user_of
+from hutong.web.deps import dept_names, page, run_folder_of, runs_of, store_of, user_of
+from hutong.web.runs import list_runs
 
 router = APIRouter()
 
@@ -208,22 +209,6 @@ def coverage(
 # -- QC scores by department --------------------------------------------------------------
 
 
-def runs(root: Path | None) -> list[str]:
-    """The run folders under ``root`` with QC scores, newest first."""
-    if root is None or not root.is_dir():
-        return []
-    found = [p for p in root.iterdir() if p.is_dir() and (p / "qc" / "scores.csv").is_file()]
-    found.sort(key=lambda p: (-(p / "qc" / "scores.csv").stat().st_mtime, p.name))
-    return [p.name for p in found]
-
-
-def run_folder(root: Path | None, name: str) -> Path:
-    """A run folder by name: only a listed child of ``root`` (the name never builds a path)."""
-    if root is None or name not in runs(root):
-        raise HTTPException(404, f"unknown run {name!r} / 未知运行")
-    return root / name
-
-
 def _departments(folder: Path) -> pd.Series:
     """Each case's department (discharge, else admission), by ``mdtrt_id``; empty if unknown."""
     path = folder / "facesheet" / "setlinfo.csv"
@@ -294,7 +279,7 @@ def qc_by_department(folder: Path) -> QcScores:
 )  # fmt: skip
 def qc_scores(request: Request, run: Run, _: Annotated[User, Depends(user_of)]) -> QcScores:
     """QC scores by discharge department for one run (cases, mean/median, bands, findings)."""
-    return qc_by_department(run_folder(runs_of(request), run))
+    return qc_by_department(run_folder_of(request, run))
 
 
 # -- the page ------------------------------------------------------------------------------
@@ -311,7 +296,7 @@ def dashboard_page(
     """The coverage line and the department bars, each with its table; a run selector."""
     store = store_of(request)
     target, local_system = target or None, local_system or None  # an empty <select> choice
-    names = runs(runs_of(request))
+    names = [r["name"] for r in list_runs(runs_of(request))]  # newest first
     run = run or (names[0] if names else None)
     problems: list[tuple[int, str]] = []
     cover, qc, line, bars = None, None, None, None
@@ -324,7 +309,7 @@ def dashboard_page(
         problems.append((exc.status_code, str(exc.detail)))
     if run is not None:
         try:
-            qc = qc_by_department(run_folder(runs_of(request), run))
+            qc = qc_by_department(run_folder_of(request, run))
         except HTTPException as exc:
             problems.append((exc.status_code, str(exc.detail)))
     if cover is not None and cover.days:

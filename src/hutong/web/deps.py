@@ -60,6 +60,16 @@ def runs_of(request: Request) -> Path | None:
     return request.app.state.runs
 
 
+def run_folder_of(request: Request, name: str) -> Path:
+    """A run folder by name under the runs folder, else 404 (never a path outside it)."""
+    from hutong.web.runs import UnknownRun, run_folder
+
+    try:
+        return run_folder(runs_of(request), name)
+    except UnknownRun:
+        raise HTTPException(404, f"no run {name!r} / 没有该批次") from None
+
+
 def page(request: Request, name: str, title: str, **context: Any):
     """Render a page with the layout's context (user, CSRF token for the scripts, nav)."""
     session = getattr(request.state, "session", None)

@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 from hutong.quality.worklist import SEVERITY_RANK
 from hutong.web import runs as run_files
 from hutong.web.accounts import User
-from hutong.web.deps import runs_of, store_of, user_of
+from hutong.web.deps import run_folder_of, runs_of, store_of, user_of
 from hutong.web.qcstate import QcStates, StaleState
 
 router = APIRouter(tags=["qc"])
@@ -177,13 +177,6 @@ def states_of(request: Request) -> QcStates:
     return states
 
 
-def folder_of(request: Request, run: str):
-    try:
-        return run_files.run_folder(runs_of(request), run)
-    except run_files.UnknownRun:
-        raise HTTPException(404, f"no run {run!r} / 没有该批次") from None
-
-
 def clean(value: Any) -> Any:
     """NaN → None (JSON has no NaN)."""
     return None if isinstance(value, float) and math.isnan(value) else value
@@ -208,7 +201,7 @@ def worklist(
     sort: str = "money",
 ) -> tuple[pd.DataFrame, dict, dict]:
     """The run's findings filtered and sorted, the states by key, and the filter choices."""
-    table = run_files.findings(folder_of(request, run))
+    table = run_files.findings(run_folder_of(request, run))
     states = states_of(request).states(run)
     current = table["key"].map(lambda k: states[k].status if k in states else "open")
     choices = {
@@ -270,7 +263,7 @@ def case(request: Request, run: RunName, mdtrt_id: CaseId, _: Annotated[User, De
 
 
 def case_detail(request: Request, run: str, mdtrt_id: str) -> dict[str, Any]:
-    detail = run_files.case_detail(folder_of(request, run), mdtrt_id)
+    detail = run_files.case_detail(run_folder_of(request, run), mdtrt_id)
     if detail is None:
         raise HTTPException(404, f"no case {mdtrt_id!r} in run {run!r} / 该批次中没有该病例")
     states = states_of(request).states(run)
@@ -281,7 +274,7 @@ def case_detail(request: Request, run: str, mdtrt_id: str) -> dict[str, Any]:
 
 
 def _finding(request: Request, run: str, key: str) -> dict[str, Any]:
-    table = run_files.findings(folder_of(request, run))
+    table = run_files.findings(run_folder_of(request, run))
     hit = table[table["key"] == key]
     if hit.empty:
         raise HTTPException(404, f"no finding {key} in run {run!r} / 没有该问题")
