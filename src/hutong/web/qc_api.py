@@ -9,7 +9,6 @@ input 422.
 from __future__ import annotations
 
 import math
-import threading
 from typing import Annotated, Any, Literal
 
 import pandas as pd
@@ -20,11 +19,10 @@ from pydantic import BaseModel, Field
 from hutong.quality.worklist import SEVERITY_RANK
 from hutong.web import runs as run_files
 from hutong.web.accounts import User
-from hutong.web.deps import run_folder_of, runs_of, store_of, user_of
+from hutong.web.deps import run_folder_of, runs_of, user_of
 from hutong.web.qcstate import QcStates, StaleState
 
 router = APIRouter(tags=["qc"])
-_LOCK = threading.Lock()
 
 Status = Literal["open", "fixed", "accepted"]
 Severity = Literal["error", "warning", "info"]
@@ -168,13 +166,8 @@ class AuditOut(BaseModel):
 
 
 def states_of(request: Request) -> QcStates:
-    """The finding states of the app's store (tables created on first use)."""
-    app = request.app
-    with _LOCK:
-        states = getattr(app.state, "qc_states", None)
-        if states is None:
-            states = app.state.qc_states = QcStates(store_of(request))
-    return states
+    """The finding states of the app's store (its tables are created when the app starts)."""
+    return request.app.state.qc_states
 
 
 def clean(value: Any) -> Any:
