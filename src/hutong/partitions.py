@@ -225,8 +225,13 @@ def deal(spill: Path, target: Path, count: int) -> list[Path]:
             # go through pandas
             owned = data.select([c for c in DEALING_COLUMNS if c in data.column_names])
             part = owners.keys(table, owned.to_pandas()) % np.uint64(count)
-            for i in np.unique(part).tolist():
-                sinks[i].add(table, data.filter(pa.array(part == i)))
+            # one stable sort and a slice per partition, not a filter per partition: the
+            # rows of each partition keep their spill order either way
+            order = np.argsort(part, kind="stable")
+            ordered = data.take(pa.array(order))
+            ends = np.searchsorted(part[order], np.arange(count + 1, dtype="uint64"))
+            for i in np.flatnonzero(np.diff(ends)).tolist():
+                sinks[i].add(table, ordered.slice(ends[i], ends[i + 1] - ends[i]))
     for sink in sinks:
         sink.close()
     return folders
