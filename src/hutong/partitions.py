@@ -25,6 +25,7 @@ import pandas as pd
 import pyarrow as pa
 
 from hutong.model import SCHEMAS, conform
+from hutong.parallel import ordered_map
 
 SPILL = "spill"
 PARTS = "parts"
@@ -98,23 +99,42 @@ SHARED_KEYS = {
 
 
 def _hash(values: pd.Series) -> np.ndarray:
-    """64-bit hashes of the values (stable across runs and machines); nulls hash to 0."""
-    missing = values.isna().to_numpy()
-    out = pd.util.hash_array(values.to_numpy(dtype=object, na_value=""))
-    out[missing] = 0
+    """64-bit hashes of the values (stable across runs and machines); nulls hash to 0.
+
+    Each distinct value is hashed once (a stay's twenty fee rows share its visit number):
+    the hash is per element, so this gives what hashing every row gives, for less."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    if len(uniques) == 0:
+        return np.zeros(len(values), dtype="uint64")
+    hashed = pd.util.hash_array(np.asarray(uniques, dtype=object), categorize=False)
+    out = hashed[codes]
+    out[codes < 0] = 0
     return out
 
 
-def _replace(values: np.ndarray, mapping: dict[int, int]) -> np.ndarray:
-    """``values`` (uint64) with each key of ``mapping`` replaced by its value, exactly (a
+class _HashMap:
+    """uint64 key hash → uint64 target, looked up exactly and a whole array at a time (a
     pandas map would pass through float64 and lose the low bits of a 64-bit hash)."""
-    keys = np.fromiter(mapping.keys(), dtype="uint64", count=len(mapping))
-    order = np.argsort(keys)
-    keys = keys[order]
-    targets = np.fromiter(mapping.values(), dtype="uint64", count=len(mapping))[order]
-    at = np.minimum(np.searchsorted(keys, values), len(keys) - 1)
-    hit = keys[at] == values
-    return np.where(hit, targets[at], values).astype("uint64")
+
+    def __init__(self, keys: np.ndarray, targets: np.ndarray) -> None:
+        order = np.argsort(keys, kind="stable")
+        self.keys = np.asarray(keys, dtype="uint64")[order]
+        self.targets = np.asarray(targets, dtype="uint64")[order]
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def get(self, values: np.ndarray) -> np.ndarray:
+        """The target of each value, 0 where it is not a key."""
+        if len(self.keys) == 0:
+            return np.zeros(len(values), dtype="uint64")
+        at = np.minimum(np.searchsorted(self.keys, values), len(self.keys) - 1)
+        return np.where(self.keys[at] == values, self.targets[at], 0).astype("uint64")
+
+    def replace(self, values: np.ndarray) -> np.ndarray:
+        """``values`` with each key replaced by its target (targets are never 0)."""
+        found = self.get(values)
+        return np.where(found != 0, found, values).astype("uint64")
 
 
 class Owners:
@@ -157,12 +177,12 @@ class Owners:
             return pd.DataFrame({"key": np.array([], "uint64"), "pid": np.array([], "uint64")})
         return pd.concat(parts, ignore_index=True)
 
-    def _first(self, spill: Path, table: str, key: str) -> pd.Series:
+    def _first(self, spill: Path, table: str, key: str) -> _HashMap:
         """key hash → patient hash of the first row with that key."""
         pairs = self._pairs(spill, table, key).drop_duplicates("key", keep="first")
-        return pd.Series(pairs["pid"].to_numpy(), index=pairs["key"].to_numpy())
+        return _HashMap(pairs["key"].to_numpy("uint64"), pairs["pid"].to_numpy("uint64"))
 
-    def _joined(self, spill: Path) -> dict[int, int]:
+    def _joined(self, spill: Path) -> _HashMap:
         """Patient hash → the smallest hash of the patients it shares an identifier with."""
         parent: dict[int, int] = {}
 
@@ -180,58 +200,83 @@ class Owners:
                     a, b = find(ids[0]), find(other)
                     if a != b:
                         parent[max(a, b)] = min(a, b)
-        return {x: find(x) for x in parent}
+        joined = {x: find(x) for x in parent}
+        keys = np.fromiter(joined.keys(), dtype="uint64", count=len(joined))
+        return _HashMap(keys, np.fromiter(joined.values(), dtype="uint64", count=len(joined)))
 
     def keys(self, table: str, frame: pd.DataFrame) -> np.ndarray:
         """The dealing key of each row: its owning patient's hash, else its own id's hash."""
         n = len(frame)
         pid = self.patient(frame["patient_id"]) if "patient_id" in frame else np.zeros(n, "uint64")
-        if "mdtrt_id" in frame:
-            by_visit = (
-                pd.Series(_hash(frame["mdtrt_id"])).map(self.visit).fillna(0).to_numpy("uint64")
-            )
+        if "mdtrt_id" in frame and table == "encounter":
             # an encounter goes with the first patient its visit number was seen with
-            pid = (
-                np.where(by_visit != 0, by_visit, pid)
-                if table == "encounter"
-                else np.where(pid != 0, pid, by_visit)
-            )
+            by_visit = self.visit.get(_hash(frame["mdtrt_id"]))
+            pid = np.where(by_visit != 0, by_visit, pid)
+        elif "mdtrt_id" in frame:
+            self._fill(pid, frame["mdtrt_id"], self.visit)  # other rows: when they name no patient
         if "study_uid" in frame and table in ("imaging_series", "imaging_instance"):
-            by_study = (
-                pd.Series(_hash(frame["study_uid"])).map(self.study).fillna(0).to_numpy("uint64")
-            )
-            pid = np.where(pid != 0, pid, by_study)
-        if self.root:
-            pid = _replace(pid, self.root)
+            self._fill(pid, frame["study_uid"], self.study)
+        if len(self.root):
+            pid = self.root.replace(pid)
         for own in ("mdtrt_id", "study_uid", "series_uid", "order_id", "report_id"):
-            if own in frame:
-                pid = np.where(pid != 0, pid, _hash(frame[own]))
+            orphan = pid == 0
+            if own in frame and orphan.any():
+                pid[orphan] = _hash(frame[own][orphan])
         return pid
+
+    @staticmethod
+    def _fill(pid: np.ndarray, key: pd.Series, owner: _HashMap) -> None:
+        """Set, in place, the owner of the rows that have none yet from their ``key``."""
+        orphan = pid == 0
+        if orphan.any():
+            pid[orphan] = owner.get(_hash(key[orphan]))
 
 
 # The columns Owners.keys reads.
 DEALING_COLUMNS = ("patient_id", "mdtrt_id", "study_uid", "series_uid", "order_id", "report_id")
 
 
-def deal(spill: Path, target: Path, count: int) -> list[Path]:
+def deal(spill: Path, target: Path, count: int, workers: int = 1) -> list[Path]:
     """Deal every spilled row into ``count`` partition folders ``target/p00000`` ...; returns
-    the folders in order. Rows keep their spill order within a partition."""
-    owners = Owners(spill)
+    the folders in order. Rows keep their spill order within a partition. With ``workers`` > 1
+    the tables are dealt in that many forked processes (each table's files are its own)."""
+    global _DEALING
     folders = [target / f"p{i:05d}" for i in range(count)]
+    for folder in folders:
+        folder.mkdir(parents=True, exist_ok=True)
+    present = [t for t in SCHEMAS if (spill / f"{t}.arrow").exists()]
+    present.sort(key=lambda t: -(spill / f"{t}.arrow").stat().st_size)  # the big ones first
+    _DEALING = (Owners(spill), spill, folders)  # inherited by the forked workers
+    try:
+        for _ in ordered_map(_deal_table, present, workers):
+            pass
+    finally:
+        _DEALING = None
+    return folders
+
+
+_DEALING: tuple[Owners, Path, list[Path]] | None = None
+
+
+def _deal_table(table: str) -> int:
+    """Every row of one spilled table into its partition's file; returns the rows dealt."""
+    assert _DEALING is not None
+    owners, spill, folders = _DEALING
     sinks = [Spill(f) for f in folders]
-    for table in SCHEMAS:
-        for data in batches(spill, table):
-            # rows stay Arrow (already canonical): only the columns that decide the owner
-            # go through pandas
-            owned = data.select([c for c in DEALING_COLUMNS if c in data.column_names])
-            part = owners.keys(table, owned.to_pandas()) % np.uint64(count)
-            # one stable sort and a slice per partition, not a filter per partition: the
-            # rows of each partition keep their spill order either way
-            order = np.argsort(part, kind="stable")
-            ordered = data.take(pa.array(order))
-            ends = np.searchsorted(part[order], np.arange(count + 1, dtype="uint64"))
-            for i in np.flatnonzero(np.diff(ends)).tolist():
-                sinks[i].add(table, ordered.slice(ends[i], ends[i + 1] - ends[i]))
+    rows = 0
+    for data in batches(spill, table):
+        # rows stay Arrow (already canonical): only the columns that decide the owner
+        # go through pandas
+        owned = data.select([c for c in DEALING_COLUMNS if c in data.column_names])
+        part = owners.keys(table, owned.to_pandas()) % np.uint64(len(folders))
+        # one stable sort and a slice per partition, not a filter per partition: the
+        # rows of each partition keep their spill order either way
+        order = np.argsort(part, kind="stable")
+        ordered = data.take(pa.array(order))
+        ends = np.searchsorted(part[order], np.arange(len(folders) + 1, dtype="uint64"))
+        for i in np.flatnonzero(np.diff(ends)).tolist():
+            sinks[i].add(table, ordered.slice(ends[i], ends[i + 1] - ends[i]))
+        rows += len(data)
     for sink in sinks:
         sink.close()
-    return folders
+    return rows

@@ -181,7 +181,7 @@ def run(
         inputs_of = [work / PARTS / f"p{i:05d}" for i in range(count)]
     else:
         progress("deal", 0, count)
-        inputs_of = deal(work / SPILL, work / PARTS, count)
+        inputs_of = deal(work / SPILL, work / PARTS, count, options.workers)
         (work / "dealt").write_text("", "utf-8")
     progress("deal", count, count)
 
