@@ -125,16 +125,24 @@ def test_parquet_holds_the_canonical_tables_and_the_face_sheet(whole, tmp_path):
     assert len(list((out / "parquet" / "tables" / "encounter").glob("*.parquet"))) == 5
 
 
-def test_progress_json_is_one_object_per_line(tmp_path):
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_progress_json_is_one_object_per_line(tmp_path, workers):
     args = [sys.executable, "-m", "hutong.cli", "run", *map(str, SAMPLES), "-o",
-            str(tmp_path / "o"), "--no-store", "--partition-size", "100",
-            "--progress", "json"]  # fmt: skip
+            str(tmp_path / "o"), "--no-store", "--partition-size", "60",
+            "--progress", "json", "--workers", workers]  # fmt: skip
     done = subprocess.run(args, capture_output=True, cwd=ROOT, text=True)
     assert done.returncode == 0, done.stderr
     events = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
     stages = [e["stage"] for e in events]
-    assert stages.count("read") == 2 and stages[-1] == "partition"
-    assert events[-1] == {"stage": "partition", "done": 2, "total": 2}
+    assert stages.count("read") == 2
+    # each partition reported once as it finishes (also from worker processes), then the
+    # assembly of the outputs
+    assert [e["done"] for e in events if e["stage"] == "partition"] == [1, 2, 3, 4]
+    assert events[-3:] == [
+        {"stage": "partition", "done": 4, "total": 4},
+        {"stage": "assemble", "done": 0, "total": 1},
+        {"stage": "assemble", "done": 1, "total": 1},
+    ]
 
 
 def test_no_fhir_writes_the_same_face_sheet_and_qc(whole, tmp_path):

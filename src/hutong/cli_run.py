@@ -122,7 +122,8 @@ def run_inputs(
             progress.update(task, advance=1, description=f"{Path(source).name} ({read} records)")
 
         def on_progress(stage: str, done: int, total: int) -> None:
-            label = {"deal": "partitioning / 分区", "partition": "processing / 处理"}[stage]
+            label = {"deal": "partitioning / 分区", "partition": "processing / 处理",
+                     "assemble": "assembling outputs / 汇总输出"}[stage]  # fmt: skip
             if stage not in stages:
                 stages[stage] = progress.add_task(label, total=total)
             progress.update(stages[stage], completed=done, total=total)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import shutil
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -205,20 +205,24 @@ def run(
         process_on_spark([inputs_of[i] for i in todo], [parts[i] for i in todo], ctx,
                          options.spark_master)  # fmt: skip
     elif options.workers > 1 and len(todo) > 1:
-        _in_processes([(inputs_of[i], parts[i]) for i in todo], ctx, options.workers)
+        before = count - len(todo)
+        jobs = [(inputs_of[i], parts[i]) for i in todo]
+        for n in _in_processes(jobs, ctx, options.workers):
+            progress("partition", before + n, count)
     done = count - len(todo)
     for i in range(count):
         if i in todo and not (parts[i] / DONE).exists():
             process(read_tables(inputs_of[i]), ctx, parts[i])
             _stop_for_tests(i)
+            done += 1
+            progress("partition", done, count)
         if options.store is not None and not (parts[i] / "fed").exists():
             _feed(options.store, parts[i], ctx.coders)
             (parts[i] / "fed").write_text("", "utf-8")
-        if i in todo:
-            done += 1
-            progress("partition", done, count)
 
+    progress("assemble", 0, 1)
     result = _assemble(parts, options, books, ctx, used)
+    progress("assemble", 1, 1)
     if not options.keep_work:
         shutil.rmtree(work, ignore_errors=True)
     return result
@@ -228,17 +232,20 @@ WORK = ".hutong-work"
 _SHARED: Context | None = None  # the run's context, inherited by forked worker processes
 
 
-def _in_processes(jobs: list[tuple[Path, Path]], ctx: Context, workers: int) -> None:
-    """Process partitions in ``workers`` forked processes (same function, same outputs)."""
+def _in_processes(jobs: list[tuple[Path, Path]], ctx: Context, workers: int) -> Iterator[int]:
+    """Process partitions in ``workers`` forked processes (same function, same outputs);
+    yields how many are done as each finishes, for the progress bar."""
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures import ProcessPoolExecutor, as_completed
 
     global _SHARED
     _SHARED = ctx
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
     with pool:
-        for result in pool.map(_process_one, jobs):
-            del result
+        futures = [pool.submit(_process_one, job) for job in jobs]
+        for done, future in enumerate(as_completed(futures), 1):
+            future.result()  # a failed partition fails the run here
+            yield done
 
 
 def _process_one(job: tuple[Path, Path]) -> None:
