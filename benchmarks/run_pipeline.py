@@ -20,6 +20,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -39,26 +40,60 @@ def codes() -> list[str]:
     return ["--dx-codes", str(dx), "--px-codes", str(px)] if dx.exists() and px.exists() else []
 
 
-def run_once(inputs: Path, out: Path, args: argparse.Namespace) -> tuple[float, float, dict]:
-    """Seconds, child peak RSS (MiB) and the manifest of one `hutong run` in a fresh process."""
-    command = [sys.executable, "-m", "hutong.cli", "run", str(inputs), "-o", str(out), "-q",
-               "--no-store", "--profile", args.vendor, "--validate", args.validate,
-               "--partition-size", str(args.partition_size), "--workers", str(args.workers),
-               "--drg-pack", args.drg_pack, "--fhir" if args.fhir else "--no-fhir",
-               *codes()]  # fmt: skip
+def run_once(
+    inputs: Path, out: Path, args: argparse.Namespace
+) -> tuple[float, float, dict, dict[str, float]]:
+    """Seconds, child peak RSS (MiB), the manifest of one `hutong run` in a fresh process, and
+    the seconds of each phase (read, deal, partitions, assemble) from its JSON progress."""
+    command = [sys.executable, "-m", "hutong.cli", "run", str(inputs), "-o", str(out),
+               "--progress", "json", "--no-store", "--profile", args.vendor,
+               "--validate", args.validate, "--partition-size", str(args.partition_size),
+               "--workers", str(args.workers), "--drg-pack", args.drg_pack,
+               "--fhir" if args.fhir else "--no-fhir", *codes()]  # fmt: skip
     start = time.perf_counter()
-    with tempfile.TemporaryFile() as errors:
-        child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors)
-        # this child's own peak (its largest process, workers included), not the largest of
-        # every child so far as RUSAGE_CHILDREN would give
-        _, status, usage = os.wait4(child.pid, 0)
-        seconds = time.perf_counter() - start
-        child.returncode = os.waitstatus_to_exitcode(status)
-        if child.returncode != 0:
-            errors.seek(0)
-            raise SystemExit(errors.read()[-2000:].decode("utf-8", "replace"))
+    stamps: list[tuple[float, dict]] = []
+    tail: list[str] = []
+    child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def listen() -> None:  # each progress line stamped as it comes
+        assert child.stderr is not None
+        for raw in child.stderr:
+            line = raw.decode("utf-8", "replace")
+            if line.startswith("{"):
+                stamps.append((time.perf_counter() - start, json.loads(line)))
+            else:
+                tail.append(line)
+
+    reader = threading.Thread(target=listen)
+    reader.start()
+    # this child's own peak (its largest process, workers included), not the largest of
+    # every child so far as RUSAGE_CHILDREN would give
+    _, status, usage = os.wait4(child.pid, 0)
+    seconds = time.perf_counter() - start
+    reader.join()
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit("".join(tail)[-2000:])
     rss = usage.ru_maxrss / MIB
-    return seconds, rss, json.loads((out / "manifest.json").read_text("utf-8"))
+    return (
+        seconds,
+        rss,
+        json.loads((out / "manifest.json").read_text("utf-8")),
+        phases(stamps, seconds),
+    )
+
+
+def phases(stamps: list[tuple[float, dict]], end: float) -> dict[str, float]:
+    """Seconds of each phase: until the last file is read, until the deal is done, until the
+    last partition is done, and the assembly after it."""
+
+    def last(stage: str, default: float) -> float:
+        return max((t for t, e in stamps if e["stage"] == stage), default=default)
+
+    read = last("read", 0.0)
+    dealt = last("deal", read)
+    processed = last("partition", dealt)
+    return {"read": read, "deal": dealt - read, "partitions": processed - dealt,
+            "assemble": end - processed}  # fmt: skip
 
 
 def main() -> None:
@@ -93,12 +128,14 @@ def main() -> None:
             (inputs / ".complete").write_text("", "utf-8")
         made = time.perf_counter() - t0
         with tempfile.TemporaryDirectory(prefix="hutong-bench-out-") as out:
-            seconds, rss, manifest = run_once(inputs, Path(out) / "out", args)
+            seconds, rss, manifest, took = run_once(inputs, Path(out) / "out", args)
         stays = manifest["tables"]["encounter"]
         resources = sum(manifest["fhir"]["resources"].values())
         rows.append((cases, seconds, rss))
         print(f"{stays:>10,} {made:>11.1f} {seconds:>8.1f} {stays / seconds:>9,.0f} {rss:>13,.0f}"
               f" {resources:>15,} {manifest['qc']['findings']:>9,}")  # fmt: skip
+        split = ", ".join(f"{phase} {s:.1f} s" for phase, s in took.items())
+        print(f"{'':>10} where the time went: {split}")
     if len(rows) >= 2:
         (small, _, rss_small), (large, t_large, rss_large) = rows[0], rows[-1]
         growth = rss_large / rss_small - 1
