@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from hutong.terminologies.codesystem import DIAGNOSIS, sample_code_system
+from hutong.terminologies.codesystem import DIAGNOSIS, PROCEDURE, sample_code_system
 from hutong.terminologies.store import MappingConflict
 from stores import LOCAL, new_store_fixture, next_version, store_fixture, store_url_fixture, terms  # noqa: F401
 
@@ -169,6 +169,12 @@ def test_the_queue_lists_frequent_terms_first_and_leaves_out_decided_ones(store)
     assert stats["mappings"]["approved"] == 1 and stats["mappings"]["unreviewed"] == 2
     assert (stats["terms"], stats["covered_terms"], stats["frequency"]) == (3, 1, 54)
     assert stats["coverage_frequency"] == pytest.approx(5 / 54)
+    # a procedure list's terms count for the procedure target, not against the diagnoses
+    store.save_code_system(sample_code_system(PROCEDURE))
+    store.record_terms("vendor-a:procedure", PROCEDURE, terms(("P01", "阑尾切除术", 7)))
+    assert store.stats(DIAGNOSIS)["terms"] == 3 and store.stats(DIAGNOSIS)["frequency"] == 54
+    assert (store.stats(PROCEDURE)["terms"], store.stats(PROCEDURE)["covered_terms"]) == (1, 0)
+    assert store.stats()["terms"] == 4  # all targets
 
 
 def test_bulk_approve_takes_clear_winners_and_skips_ties_and_decided_terms(store):

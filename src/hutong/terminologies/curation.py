@@ -357,7 +357,9 @@ class Curation:
             return [{**dict(r), "at": as_utc(r["at"])} for r in rows]
 
     def stats(self, target: str | None = None, local_system: str | None = None) -> dict[str, Any]:
-        """Mappings by status, and how much of the local terms (and of their use) is mapped."""
+        """Mappings by status, and how much of the local terms (and of their use) is mapped;
+        with ``target``, of the terms of the local systems that map into it (a procedure
+        list's terms are not diagnoses left unmapped)."""
         terms = select(db.local_term).join(db.local_system)
         maps = select(db.mapping.c.status, func.count()).select_from(JOINED)
         if local_system is not None:
@@ -366,6 +368,7 @@ class Curation:
         applied = [db.mapping.c.local_term_id == db.local_term.c.id]
         applied.append(db.mapping.c.status.in_(APPLIED))
         if target is not None:
+            terms = terms.where(db.local_system.c.target == target)
             maps = maps.where(db.mapping.c.target_system == target)
             applied.append(db.mapping.c.target_system == target)
         sub = terms.add_columns(exists().where(*applied).label("covered")).subquery()
