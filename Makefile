@@ -58,6 +58,7 @@ bench: $(FULL)
 	$(BIN)/python benchmarks/dicom_scan.py
 	$(BIN)/python benchmarks/generate_scale.py --cases 100000
 	$(BIN)/python benchmarks/term_matching.py
+	$(BIN)/python benchmarks/store_load.py
 
 # Long fuzzing: 10,000 mutations per adapter (make test runs a short budget of the same harness).
 fuzz: $(FULL)

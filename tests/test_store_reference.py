@@ -1,22 +1,18 @@
-"""The full national ICD-10 医保版 2.0 list (33k codes) in a store: fast, whole, searchable."""
+"""The full national ICD-10 医保版 2.0 list (33k codes) in a store: whole and searchable (how
+fast it loads is measured in benchmarks/store_load.py, not asserted here)."""
 
 from __future__ import annotations
-
-import time
 
 from hutong.terminologies.codesystem import DIAGNOSIS, load_code_system
 from hutong.terminologies.store import Store
 from stores import store_url_fixture  # noqa: F401
 
 
-def test_the_national_list_loads_fast_with_its_gray_codes_and_searches(reference, store_url):
+def test_the_national_list_loads_whole_with_its_gray_codes_and_searches(reference, store_url):
     national = load_code_system(DIAGNOSIS, reference / "icd10-yb-2.0.txt")
     assert len(national) > 30_000 and len(national.gray) > 2_000
     with Store(store_url()) as store:
-        started = time.perf_counter()
         info = store.save_code_system(national)
-        seconds = time.perf_counter() - started
-        assert seconds < 10, f"saving {len(national)} concepts took {seconds:.1f} s"
         assert info.loaded == len(national)
         back = store.code_system(DIAGNOSIS)
         assert back.concepts == national.concepts and back.gray == national.gray
