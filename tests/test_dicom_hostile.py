@@ -13,11 +13,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from pydicom.uid import DeflatedExplicitVRLittleEndian
+from pydicom.dataset import Dataset
+from pydicom.filereader import read_partial
+from pydicom.uid import DeflatedExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from fuzz_dicom import example, seeds
 from hutong.adapters import dicom_header
-from hutong.adapters.dicom import read, read_dir, sniff
+from hutong.adapters.dicom import HEADER_TAGS, read, read_dir, sniff
+from hutong.adapters.dicom_header import Refused, read_header
 from test_dicom_synthetic import fileset, instance, one, reject, write
 
 
@@ -132,6 +135,49 @@ def test_a_header_past_the_budget_is_refused(tmp_path, monkeypatch):
     assert rejected.reason == "hostile" and "MiB" in rejected.message
 
 
+# items that each hold an undefined-length value with no end: pydicom scans to the end of the
+# file for the value's delimiter, gives up, and reads the next item from where the value began,
+# so every item makes it read the rest of the file again
+def rescans(group: bytes) -> bytes:
+    """A private sequence of ``group`` (odd, 2 bytes little endian) with 40,000 such items."""
+    item = b"\xfe\xff\x00\xe0\xff\xff\xff\xff" + group + b"\x10\x10OB\x00\x00\xff\xff\xff\xff"
+    return (
+        group + b"\x10\x00LO\x06\x00HUTONG"  # private creator, then its undefined-length sequence
+        + group + b"\x00\x10SQ\x00\x00\xff\xff\xff\xff"
+        + item * 40_000
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("group", [b"\x09\x00", b"\x41\x00"], ids=["read", "skimmed"])
+def test_a_file_read_again_and_again_is_refused_within_the_budget(tmp_path, monkeypatch, group):
+    """800 KB that pydicom alone reads some 30 GB of: parsed in memory (where pydicom reads
+    the bytes without the budgeted view, and past the elements wanted, not at all), it is
+    still refused once the budget is read."""
+    path = write(tmp_path / "a.dcm")
+    path.write_bytes(path.read_bytes() + rescans(group))
+    assert os.path.getsize(path) <= dicom_header.WHOLE
+    rejected = reject(path)
+    assert rejected.reason == "hostile" and "MiB" in rejected.message
+    monkeypatch.setattr(dicom_header, "WHOLE", 0)  # from disk, through the budgeted view
+    assert reject(path) == rejected
+
+
+def test_a_parse_in_memory_stops_once_it_has_read_the_budget(tmp_path):
+    """In memory pydicom's reads are counted at its seeks: a sequence among the elements read
+    (so parsed by pydicom, not skimmed) that reads past the budget stops the parse there."""
+    items = b"".join(
+        b"\xfe\xff\x00\xe0\x10\x00\x00\x00" + b"\x08\x00\x00\x01SH\x08\x00CODE0001"
+        for _ in range(10_000)
+    )  # 260 KB of ReferencedSeriesSequence
+    data = write(tmp_path / "a.dcm").read_bytes()
+    data += b"\x08\x00\x15\x11SQ\x00\x00\xff\xff\xff\xff" + items
+    watch = dicom_header._Watch(memoryview(data), 64 * 1024)
+    with dicom_header.quiet(), pytest.raises(dicom_header._Unsure, match="budget"):
+        read_partial(watch, None, None, force=True)
+    assert watch.spoiled == "budget" and 64 * 1024 < watch.used < 65 * 1024
+    assert watch.vouch() is None
+
+
 def test_a_deflate_bomb_is_refused_before_it_inflates(tmp_path, monkeypatch):
     ds = instance()
     ds.file_meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
@@ -219,3 +265,99 @@ def test_files_parsed_in_memory_and_from_disk_give_the_same_outcome(tmp_path, mo
         assert outcome(path) == in_memory, path.name
         reasons.update(r.reason for batch in in_memory for r in batch[1])
     assert {"truncated", "malformed"} <= reasons  # the inputs did reach the checks
+
+
+def header(path: Path) -> tuple:
+    """What :func:`read_header` gives for ``path``: the elements and file meta read, or the
+    refusal."""
+    try:
+        ds = read_header(path, HEADER_TAGS)
+    except Refused as err:
+        return ("refused", err.reason, err.message, err.field)
+    elements = [(int(tag), elem.VR, repr(elem.value)) for tag, elem in ds.items()]
+    meta = [(int(tag), repr(elem.value)) for tag, elem in ds.file_meta.items()]
+    return ("read", elements, meta, ds.original_encoding)
+
+
+# a private sequence in an explicit VR file, written as UN of undefined length with implicit VR
+# items (PS3.5 6.2.2), as archives write sequences they do not know
+UN_SEQUENCE = (
+    b"\x41\x00\x10\x00LO\x06\x00HUTONG"
+    + b"\x41\x00\x01\x10UN\x00\x00\xff\xff\xff\xff"
+    + b"\xfe\xff\x00\xe0\xff\xff\xff\xff"
+    + b"\x08\x00\x00\x01\x04\x00\x00\x00ABCD"
+    + b"\xfe\xff\x0d\xe0\x00\x00\x00\x00"
+    + b"\xfe\xff\xdd\xe0\x00\x00\x00\x00"
+)
+
+
+def sequences(folder: Path) -> dict[str, bytes]:
+    """Well-formed files with sequences after the elements read: undefined lengths, an item
+    in implicit VR, a data set in implicit VR under a file meta that says explicit."""
+    ds = instance()
+    item = Dataset()
+    item.CodeValue, item.CodeMeaning = "ABCD", "code"
+    item.is_undefined_length_sequence_item = True
+    ds.ContentSequence = [item, item]
+    ds["ContentSequence"].is_undefined_length = True
+    ds.save_as(folder / "explicit.dcm", enforce_file_format=True)
+    ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian
+    ds.save_as(folder / "implicit.dcm", enforce_file_format=True)
+    explicit, implicit = ((folder / n).read_bytes() for n in ("explicit.dcm", "implicit.dcm"))
+    meta = 132 + 12 + struct.unpack_from("<L", explicit, 140)[0]
+    start = 132 + 12 + struct.unpack_from("<L", implicit, 140)[0]
+    return {
+        "explicit": explicit,
+        "implicit": implicit,
+        "un": explicit + UN_SEQUENCE,
+        "switched": explicit[:meta] + implicit[start:],
+    }
+
+
+def test_a_header_parsed_in_memory_is_the_one_the_budgeted_view_reads(tmp_path, monkeypatch):
+    """In memory, pydicom reads the bytes directly up to the last element wanted and the rest
+    is skimmed (``_Watch``, ``_Skim``); where that could differ from pydicom's whole parse
+    through the budgeted view, the file is parsed through it. Files ending every way (cut in
+    their last elements, padded, fuzzed) give the elements or refusal the budgeted view gives;
+    the well-formed ones were all taken by the in-memory parse."""
+    pool = [*seeds(), *sequences(tmp_path).items()]
+    inputs = list(pool)
+    for name, data in pool:
+        step = len(data) // 24 + 1
+        inputs += [(f"cut{k}_{name}", data[:k]) for k in range(133, len(data), step)]
+        inputs += [(f"cut-{k}_{name}", data[:-k]) for k in range(1, 17)]
+        inputs += [(f"pad{k}_{name}", data + bytes(k)) for k in (1, 4, 7, 8, 9, 12, 13)]
+    for i in range(150):
+        name, data, _ = example(i, pool)
+        inputs.append((f"{i}_{name}", data))
+    paths = []
+    for name, data in inputs:
+        paths.append(tmp_path / name)
+        paths[-1].write_bytes(data)
+    taken = []
+    in_memory = dicom_header._in_memory
+
+    def counted(*args):
+        done = in_memory(*args)
+        taken.append(done is not None)
+        return done
+
+    monkeypatch.setattr(dicom_header, "_in_memory", counted)
+    outcomes = []
+    for path in paths:
+        before = len(taken)
+        outcomes.append((header(path), len(taken) > before and taken[-1]))
+    monkeypatch.setattr(dicom_header, "_in_memory", lambda *args: None)  # the budgeted view
+    for path, (got, _) in zip(paths, outcomes, strict=True):
+        assert header(path) == got, path.name
+    # every well-formed file but the deflated one (inflated through the budgeted view) was
+    # parsed in memory; so were some broken ones, refused by the checks after (cut Pixel Data)
+    firsts = zip(pool, outcomes[: len(pool)], strict=True)
+    skipped = [name for (name, _), (_, done) in firsts if not done]
+    assert skipped == ["pyd_OT_deflated.dcm"]
+    assert {(got[0], done) for got, done in outcomes} == {
+        ("read", True),
+        ("read", False),
+        ("refused", True),
+        ("refused", False),
+    }
