@@ -52,8 +52,19 @@ def _strict(data: bytes, codec: str) -> str | None:
 
 def _lenient(data: bytes, codec: str, detected: bool) -> Decoded:
     text = data.decode(codec, errors="surrogateescape")
-    bad = sum(1 for ch in text if "\udc80" <= ch <= "\udcff")
-    return Decoded(text, codec, bad, detected)
+    return Decoded(text, codec, _escaped(text), detected)
+
+
+def _escaped(text: str) -> int:
+    """How many bytes did not decode (surrogate escapes); clean text encodes, and says so."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return len(_ESCAPES.findall(text))
+    return 0
+
+
+_ESCAPES = re.compile("[\udc80-\udcff]")
 
 
 # Latin-1 text (é, ü inside words) often also decodes as GB18030, into Han characters glued to

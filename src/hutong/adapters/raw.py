@@ -16,6 +16,7 @@ import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 
 from hutong.adapters.encoding import Decoded, alternatives, decode
@@ -26,6 +27,7 @@ SUFFIXES = set(DELIMITED) | EXCEL
 STREAM_ABOVE = 32 * 1024 * 1024  # bytes: larger files are streamed, not read whole
 SAMPLE = 1024 * 1024  # bytes of a streamed file read to find its encoding and header
 UNDECODED = re.compile("[\udc80-\udcff]")  # bytes the decoder could not read (surrogateescape)
+SEP = "\x1f"  # between the cells of a slice on its way to a converter (unit separator)
 
 
 class UnreadableFile(ValueError):
@@ -63,19 +65,41 @@ class RawTable:
         else:
             yield from self._delimited_rows()
 
-    def _delimited_rows(self) -> Iterator[tuple[list[str], str]]:
+    def iter_records(self, sep: str) -> Iterator[tuple[list[str] | str, str]]:
+        """:meth:`iter_rows`, except that a one-line record of a streamed delimited file with
+        no quote, NUL or ``sep`` in it comes as one string, its cells joined by ``sep`` (what
+        the CSV reader would make of it, without a Python string per cell)."""
+        if not self.streamed or self.path.suffix.lower() in EXCEL:
+            yield from self.iter_rows()
+        else:
+            yield from self._delimited_rows(sep)
+
+    def _delimited_rows(self, sep: str | None = None) -> Iterator[tuple[list[str] | str, str]]:
         self.bad_bytes = 0
+        delimiter = DELIMITED[self.path.suffix.lower()]
         with self.path.open("rb") as binary:
             if binary.read(len(codecs.BOM_UTF8)) != codecs.BOM_UTF8:
                 binary.seek(0)
             text = io.TextIOWrapper(
                 binary, encoding=self.encoding, errors="surrogateescape", newline=""
             )
-            for row, locator in _rows(self.path, text, DELIMITED[self.path.suffix.lower()]):
-                joined = "".join(row)
-                if not joined.isascii():
-                    self.bad_bytes += len(UNDECODED.findall(joined))
-                yield row, locator
+            lines = self._counted(text)
+            if sep is None:
+                yield from _rows(self.path, lines, delimiter)
+            else:
+                yield from _records(self.path, lines, delimiter, sep)
+        # the header's own undecodable bytes are not the records'
+        self.bad_bytes -= len(UNDECODED.findall("".join(self.header)))
+
+    def _counted(self, lines: Iterator[str]) -> Iterator[str]:
+        """The lines, counting the bytes that did not decode (a clean line encodes)."""
+        for line in lines:
+            if not line.isascii():
+                try:
+                    line.encode("utf-8")
+                except UnicodeEncodeError:
+                    self.bad_bytes += len(UNDECODED.findall(line))
+            yield line
 
     def tail_notes(self) -> list[str]:
         """Notes known only once a streamed file has been read (bytes that did not decode)."""
@@ -157,8 +181,41 @@ def _lines(path: Path, text, delimiter: str) -> Iterator[tuple[list[str], str]]:
     start = 1
     for row in reader:
         line, start = start, reader.line_num + 1
-        if row and not all(not cell.strip() for cell in row):
+        if row and (row[0].strip() or any(cell.strip() for cell in row)):
             yield row, f"{path.name}:{line}"
+
+
+# What str.strip removes: every character for which str.isspace() is true.
+SPACE = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B)))
+SPACE += "\u2028\u2029\u202f\u205f\u3000"
+
+
+def _records(
+    path: Path, lines: Iterator[str], delimiter: str, sep: str
+) -> Iterator[tuple[list[str] | str, str]]:
+    """:func:`_rows`, with each one-line record that needs no CSV parsing (no quote, NUL or
+    ``sep``) as its cells joined by ``sep``: splitting it at the delimiter is what the CSV
+    reader would do. Other records are read by the CSV reader, from the same lines."""
+    number, header = 0, True
+    for line in lines:
+        number += 1
+        start = number
+        if '"' in line or "\x00" in line or sep in line:
+            reader = csv.reader(chain([line], lines), delimiter=delimiter, strict=False)
+            row = next(reader)
+            number += reader.line_num - 1
+            if not row or not (row[0].strip() or any(cell.strip() for cell in row)):
+                continue
+            record: list[str] | str = row
+        else:
+            body = line.rstrip("\r\n")
+            if not body.strip(SPACE + delimiter):
+                continue  # blank: only white space and delimiters
+            record = body.replace(delimiter, sep)
+        if header:
+            header = False
+            continue
+        yield record, f"{path.name}:{start}"
 
 
 def _header(path: Path, text, delimiter: str) -> list[str]:
@@ -274,3 +331,36 @@ def _read_excel(path: Path) -> RawTable:
         rows.append(cells)
         locators.append(locator)
     return RawTable(path, header, rows, locators, encoding=None)
+
+
+@dataclass
+class Slice:
+    """Records of a file on their way to a converter (maybe another process): their cells as
+    one UTF-8 text, row after row, each row cut or padded to the header's width (a list of
+    cells when a cell holds the separator itself), with the field count each had as read."""
+
+    width: int
+    lengths: list[int]
+    locators: list[str]
+    notes: list[str]
+    text: bytes = b""
+    cells: list[str] | None = None
+
+    @classmethod
+    def of(cls, records: list, width: int, locators: list[str], notes: list[str]) -> Slice:
+        """A slice of records, each a list of cells or its cells already joined by SEP."""
+        lengths = [r.count(SEP) + 1 if isinstance(r, str) else len(r) for r in records]
+        texts = [r if isinstance(r, str) else SEP.join(r) for r in records]
+        for i, n in enumerate(lengths):
+            if n != width:
+                texts[i] = SEP.join((_cells(records[i]) + [""] * width)[:width])
+        joined = SEP.join(texts)
+        if joined.count(SEP) == max(len(texts) * width - 1, 0):
+            text = joined.encode("utf-8", "surrogatepass")  # undecoded bytes stay marked
+            return cls(width, lengths, locators, notes, text=text)
+        cells = [c for r in records for c in (_cells(r) + [""] * width)[:width]]
+        return cls(width, lengths, locators, notes, cells=cells)  # a cell holds SEP
+
+
+def _cells(record: list[str] | str) -> list[str]:
+    return record.split(SEP) if isinstance(record, str) else list(record)

@@ -9,24 +9,34 @@ with its file, row, field and reason; all other records of the file go on.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from functools import partial
 from itertools import islice
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from hutong.adapters.batch import Batch
-from hutong.adapters.cells import map_values, parse_dates, parse_datetimes, parse_numbers
+from hutong.adapters.cells import (
+    code_values,
+    date_days,
+    datetime_seconds,
+    number_values,
+    split_cells,
+    stripped,
+)
 from hutong.adapters.profile import FileKind, Group, Profile
-from hutong.adapters.raw import RawTable, read_raw, retry_encodings
-from hutong.model import SCHEMAS, Reject, conform
+from hutong.adapters.raw import SEP, RawTable, Slice, read_raw, retry_encodings
+from hutong.model import SCHEMAS, Reject
 from hutong.parallel import ordered_map
+from hutong.terminologies.valuesets import valuesets
 
 KEY_FIELDS = ("mdtrt_id", "patient_id")
+NAT = np.iinfo(np.int64).min  # NaT as int64
 UNDECODED = re.compile("[\udc80-\udcff]")  # bytes the decoder could not read (surrogateescape)
-NUMBERS = {"integer", "floating", "mixed-integer-float", "boolean", "empty"}
 
 
 class ProfileMismatch(ValueError):
@@ -108,28 +118,20 @@ def batches(
         yield Batch(source, kind.name, 0, {}, [], raw.tail_notes())
 
 
-def _slices(raw: RawTable, size: int) -> Iterator[tuple[list[list[str]], list[str], list[str]]]:
-    """Rows, their locators and the notes to report (the file's, on the first slice)."""
-    stream = raw.iter_rows()
+def _slices(raw: RawTable, size: int) -> Iterator[Slice]:
+    """Records in slices of ``size`` (the file's notes reported with the first)."""
+    stream = raw.iter_records(SEP)
     notes = list(raw.notes)
+    width = len(raw.header)
     while chunk := list(islice(stream, size)):
-        yield [row for row, _ in chunk], [locator for _, locator in chunk], notes
+        yield Slice.of([r for r, _ in chunk], width, [loc for _, loc in chunk], notes)
         notes = []
 
 
 def _convert_slice(
-    source: str,
-    header: list[str],
-    kind: FileKind,
-    profile: Profile,
-    conformed: bool,
-    part: tuple[list[list[str]], list[str], list[str]],
+    source: str, header: list[str], kind: FileKind, profile: Profile, conformed: bool, part: Slice
 ) -> Batch:
-    rows, locators, notes = part
-    batch = _convert(source, header, rows, locators, kind, profile, notes)
-    if conformed:
-        batch.tables = {t: conform(t, f) for t, f in batch.tables.items() if not f.empty}
-    return batch
+    return _convert(source, header, part, kind, profile, conformed)
 
 
 class _Errors:
@@ -153,105 +155,140 @@ class _Errors:
             value=text,
         )
 
-    def column(self, mask: pd.Series, reason: str, label: str, message: str, values=None) -> None:
-        for rec in mask[mask].index:
-            self.reject(int(rec), reason, label, None if values is None else values[rec], message)
-
-    def cells(
-        self,
-        recs: pd.Series,
-        bad: pd.Series,
-        reason: str,
-        label: Callable[[int], str],
-        cells: pd.Series,
-        message: str,
-    ) -> None:
-        """Reject the records of the ``bad`` cells; ``label`` names a row's source column (built
-        for the bad rows only: a label per cell would cost more than the conversion)."""
-        for i in bad[bad].index:
-            self.reject(int(recs[i]), reason, label(i), cells[i], message)
-
 
 def _convert(
-    source: str,
-    header: list[str],
-    rows: list[list[str]],
-    locators: list[str],
-    kind: FileKind,
-    profile: Profile,
-    notes: list[str],
+    source: str, header: list[str], part: Slice, kind: FileKind, profile: Profile, conformed: bool
 ) -> Batch:
+    locators = part.locators
     errors = _Errors(source, locators)
-    width = len(header)
-    lengths = pd.Series([len(r) for r in rows])
-    short, long_ = lengths < width, lengths > width
-    errors.column(
-        short,
-        "truncated",
-        "-",
-        f"truncated record / 记录不完整: header has {width} fields, found",
-        lengths,
-    )
-    errors.column(
-        long_, "bad_row", "-", f"more fields than the header ({width}) / 字段数多于表头", lengths
-    )
-    pad = [""] * width
-    cells = [
-        [c.strip() or None for c in (r if len(r) == width else (r + pad)[:width])] for r in rows
-    ]
     names = _unique(header)
-    frame = pd.DataFrame(cells, columns=names, dtype="object")
-    _undecodable(rows, cells, names, errors)
+    cells = _Cells(part, names, errors)
     fields = {c: f for _, g in profile.groups_for(kind.name) for f, c in g.columns.items()}
     for col in kind.required:
         label = f"{col} ({fields[col]})" if col in fields else col
-        errors.column(
-            frame[col].isna(), "missing_value", label, "required value missing / 必填值缺失"
-        )
+        for rec in np.flatnonzero(~cells.valid[cells.position[col]]):
+            errors.reject(
+                int(rec), "missing_value", label, None, "required value missing / 必填值缺失"
+            )
 
     keys = _record_keys(profile, kind)
+    for _, group in profile.groups_for(kind.name):  # every constant first: one pool
+        for n in group.instances():
+            for v in group.set.values():
+                cells.constant(Group.fill(v, n))
     tables = {}
     for table, groups in profile.tables.items():
-        parts = [
-            _group_rows(frame, table, g, gi, keys)
-            for gi, (t, g) in enumerate(profile.groups_for(kind.name))
-            if t == table
-        ]
-        if not parts:
-            continue
-        rows_t = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
-        rows_t = rows_t.sort_values(["__rec", "__group", "__inst"], kind="mergesort")
-        tables[table] = _typed(table, rows_t, profile, groups, errors)
+        mine = [g for t, g in profile.groups_for(kind.name) if t == table]
+        if mine:
+            tables[table] = _typed(table, _Rows(cells, table, mine, keys), profile, groups, errors)
 
-    rejected = set(errors.by_record)
-    out = {}
-    for table, rows_t in tables.items():
-        keep = ~rows_t["__rec"].isin(rejected)
-        rows_t = rows_t[keep].copy()
-        rows_t["source"] = source
-        rows_t["locator"] = [
-            locators[r] if inst is None else f"{locators[r]}/{inst}"
-            for r, inst in zip(rows_t["__rec"], rows_t["__inst_key"], strict=True)
-        ]
-        rows_t["vendor"] = profile.name
-        out[table] = rows_t.drop(columns=[c for c in rows_t.columns if c.startswith("__")])
+    rejected = np.fromiter(errors.by_record, dtype=np.int64, count=len(errors.by_record))
+    where = pa.array(locators, type=pa.string())
+    out = {
+        table: _canonical(table, rows.kept(rejected, source, where, profile.name), conformed)
+        for table, rows in tables.items()
+    }
+    if conformed:
+        out = {table: data for table, data in out.items() if data.num_rows}
     rejects = [errors.by_record[r] for r in sorted(errors.by_record)]
-    return Batch(source, kind.name, len(rows), out, rejects, notes)
+    return Batch(source, kind.name, len(locators), out, rejects, part.notes)
 
 
-def _undecodable(
-    rows: list[list[str]], cells: list[list[str | None]], names: list[str], errors: _Errors
-) -> None:
+def _canonical(table: str, columns: dict[str, pa.Array], conformed: bool):
+    """Canonical rows: an Arrow table of the schema (as :func:`conform` makes it), or a frame
+    of the columns the profile filled."""
+    schema = SCHEMAS[table]
+    rows = len(columns["locator"])
+    arrays = [
+        _cast(columns[f.name], f.type) if f.name in columns else pa.nulls(rows, type=f.type)
+        for f in schema
+    ]
+    data = pa.table(arrays, schema=schema)
+    if conformed:
+        return data
+    return data.select([f for f in columns if f in schema.names]).to_pandas()
+
+
+def _cast(values: pa.Array | np.ndarray, to: pa.DataType) -> pa.Array:
+    """A column as its canonical type: numbers and times from NumPy as :func:`conform` casts
+    them (NaN and NaT are missing)."""
+    if isinstance(values, np.ndarray):
+        return pa.array(values, type=to, from_pandas=True)
+    return values if values.type == to else pc.cast(values, to)
+
+
+def _absent(values: pa.Array | np.ndarray) -> np.ndarray:
+    """Mask of the missing cells of a column (null, NaN or NaT)."""
+    if isinstance(values, pa.Array):
+        return values.is_null().to_numpy(zero_copy_only=False)
+    return pd.isna(values)
+
+
+class _Cells:
+    """The cells of a slice as one Arrow text array, row after row (stripped, empty cells
+    missing), so that any column of canonical rows is one ``take`` from it.
+
+    Records with too few or too many fields, or with bytes the encoding could not decode,
+    are rejected here (first error of a record, as the reader finds them)."""
+
+    def __init__(self, part: Slice, names: list[str], errors: _Errors):
+        width, n = part.width, len(part.lengths)
+        self.n, self.width = n, width
+        self.position = {name: j for j, name in enumerate(names)}
+        lengths = np.array(part.lengths, dtype=np.int64)
+        for rec in np.flatnonzero(lengths < width):
+            errors.reject(
+                int(rec), "truncated", "-", lengths[rec],
+                f"truncated record / 记录不完整: header has {width} fields, found",
+            )  # fmt: skip
+        for rec in np.flatnonzero(lengths > width):
+            errors.reject(
+                int(rec), "bad_row", "-", lengths[rec],
+                f"more fields than the header ({width}) / 字段数多于表头",
+            )  # fmt: skip
+        cells = part.cells
+        if cells is None and (b"\xed\xb2" in part.text or b"\xed\xb3" in part.text):
+            cells = part.text.decode("utf-8", "surrogatepass").split(SEP)  # undecoded bytes
+        if n * width == 0:
+            flat = pa.array([], type=pa.string())
+        elif cells is None:
+            flat = split_cells(part.text, n * width, SEP)
+        else:
+            if any(UNDECODED.search(c) for c in cells):
+                cells = _undecodable(cells, names, errors)
+            flat = pa.array(cells, type=pa.string())
+        self.flat, valid = stripped(flat)
+        self.valid = valid.reshape(n, width).T
+        self.constants: dict[str, int] = {}
+        self._pool: pa.Array | None = None
+
+    def constant(self, text: str) -> int:
+        """Where a profile's constant (``set``) is in :meth:`pool`."""
+        if text not in self.constants:
+            self.constants[text] = len(self.flat) + len(self.constants)
+            self._pool = None
+        return self.constants[text]
+
+    def pool(self) -> pa.Array:
+        """The cells followed by the constants (built again only when one is added)."""
+        if self._pool is None:
+            texts = pa.array(list(self.constants), type=pa.string())
+            self._pool = pa.concat_arrays([self.flat, texts]) if self.constants else self.flat
+        return self._pool
+
+
+def _undecodable(cells: list[str], names: list[str], errors: _Errors) -> list[str]:
     """Reject records holding bytes the file's encoding could not decode, naming the first
-    such column. One search per record (most are clean), then a look at the flagged ones."""
-    for rec, row in enumerate(rows):
-        joined = "".join(row)
-        if joined.isascii() or not UNDECODED.search(joined):
-            continue
-        for name, cell in zip(names, cells[rec], strict=True):
-            if cell is not None and UNDECODED.search(cell):
-                errors.reject(rec, "encoding", name, None, "bytes not decodable / 无法解码")
-                break
+    such column; those cells are blanked (the records are gone either way)."""
+    width = len(names)
+    out = list(cells)
+    for at, cell in enumerate(cells):
+        if UNDECODED.search(cell):
+            errors.reject(
+                at // width, "encoding", names[at % width], None, "bytes not decodable / 无法解码"
+            )
+            out[at] = "?"
+    return out
 
 
 def _unique(header: list[str]) -> list[str]:
@@ -274,80 +311,190 @@ def _record_keys(profile: Profile, kind: FileKind) -> dict[str, str]:
     return keys
 
 
-def _group_rows(
-    frame: pd.DataFrame, table: str, group: Group, gi: int, keys: dict[str, str]
-) -> pd.DataFrame:
-    parts = []
-    for ii, n in enumerate(group.instances()):
-        cols = {f: Group.fill(c, n) for f, c in group.columns.items()}
-        sub = pd.DataFrame(
-            {f: frame[c] if c in frame.columns else None for f, c in cols.items()},
-            index=frame.index,
-        )
-        if group.repeat is not None:
-            sub = sub[sub.notna().any(axis=1)]
-        for k, col in keys.items():
-            if k in SCHEMAS[table].names and k not in sub.columns and col in frame.columns:
-                sub[k] = frame.loc[sub.index, col]
-        for f, v in group.set.items():
-            sub[f] = Group.fill(v, n)
-        sub["__rec"] = sub.index
-        sub["__group"] = gi
-        sub["__inst"] = ii
-        sub["__inst_key"] = n
-        sub["__cols"] = [cols] * len(sub)
-        parts.append(sub)
-    return (
-        pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0].reset_index(drop=True)
-    )
+class _Rows:
+    """The rows of one canonical table from a slice, as columns, in record order.
+
+    Each (group, instance) of the profile is a *part*; a row is a record of a part (for a
+    repeated group, only records with a value in one of its columns). A column is taken from
+    the cells when first asked for (one the converter does not touch is taken only for the
+    rows kept); ``nan`` says per column which missing cells pandas would hold as NaN rather
+    than None (the text a missing-value reject shows), as a mask or for all of them."""
+
+    def __init__(self, cells: _Cells, table: str, groups: list[Group], keys: dict[str, str]):
+        schema = SCHEMAS[table]
+        self.cells = cells
+        self.parts: list[dict[str, str]] = []  # per part: field -> source column (labels)
+        self.inst: list[str | None] = []
+        sources: dict[str, list] = {}  # field -> per part: column, constant text, or None
+        recs, part_of = [], []
+        for group in groups:
+            for n in group.instances():
+                cols = {f: Group.fill(c, n) for f, c in group.columns.items()}
+                mine = {f: ("col", c) if c in cells.position else None for f, c in cols.items()}
+                if group.repeat is None:
+                    chosen = np.arange(cells.n)
+                else:
+                    there = [cells.position[c] for c in cols.values() if c in cells.position]
+                    chosen = np.flatnonzero(cells.valid[there].any(axis=0))
+                for k, col in keys.items():
+                    if k in schema.names and k not in mine and col in cells.position:
+                        mine[k] = ("col", col)
+                for f, v in group.set.items():
+                    mine[f] = ("set", Group.fill(v, n))
+                for f in mine:
+                    sources.setdefault(f, ["absent"] * len(self.parts))
+                for f, per in sources.items():
+                    per.append(mine.get(f, "absent"))
+                recs.append(chosen)
+                part_of.append(np.full(len(chosen), len(self.parts)))
+                self.parts.append(cols)
+                self.inst.append(n)
+        flat_recs = np.concatenate(recs) if recs else np.zeros(0, np.int64)
+        order = np.argsort(flat_recs, kind="stable")  # by record, then group and instance
+        self.recs = flat_recs[order]
+        self.part = np.concatenate(part_of)[order] if part_of else np.zeros(0, np.int64)
+        self.sources = sources
+        self.names = list(sources)  # the columns, in the order pandas would hold them
+        self.columns: dict[str, pa.Array | np.ndarray] = {}
+        self.nan: dict[str, object] = {}
+        for f, per in sources.items():
+            absent = np.array([p == "absent" for p in per], dtype=bool)
+            self.nan[f] = absent[self.part] if absent.any() else None
+
+    def get(self, name: str) -> pa.Array | np.ndarray:
+        if name not in self.columns:
+            self.columns[name] = _gather(self.cells, self.sources[name], self.recs, self.part)
+        return self.columns[name]
+
+    def set(self, name: str, values: pa.Array | np.ndarray) -> None:
+        if name not in self.names:
+            self.names.append(name)
+        self.columns[name] = values
+
+    def alias(self, name: str, of: str) -> None:
+        """``name`` holds what ``of`` holds now (a local value kept beside its code)."""
+        if of in self.columns:
+            self.set(name, self.columns[of])
+        else:
+            if name not in self.names:
+                self.names.append(name)
+            self.columns.pop(name, None)
+            self.sources[name] = self.sources[of]
+        self.nan[name] = self.nan[of]
+
+    def label(self, i: int, name: str) -> str:
+        """The label of ``name`` in row ``i``: its source column (``入院时间 (adm_time)``)."""
+        return f"{self.parts[self.part[i]].get(name, name)} ({name})"
+
+    def missing_text(self, name: str, i: int) -> object:
+        nan = self.nan[name]
+        if isinstance(nan, np.ndarray):
+            return float("nan") if nan[i] else None
+        return nan
+
+    def kept(
+        self, rejected: np.ndarray, source: str, locators: pa.Array, vendor: str
+    ) -> dict[str, pa.Array | np.ndarray]:
+        """The columns of the rows of records not rejected, with their provenance; a row of
+        a repeated group is located by its instance (``file.csv:17/3``)."""
+        mask = ~np.isin(self.recs, rejected)
+        recs, part = self.recs[mask], self.part[mask]
+        keep = pa.array(mask)
+        columns = {}
+        for f in self.names:
+            if f in self.columns:
+                v = self.columns[f]
+                columns[f] = v.filter(keep) if isinstance(v, pa.Array) else v[mask]
+            else:
+                columns[f] = _gather(self.cells, self.sources[f], recs, part)
+        where = locators.take(pa.array(recs))
+        instance = pa.array(self.inst, type=pa.string()).take(pa.array(part))
+        joined = pc.binary_join_element_wise(where, instance, "/")
+        columns["source"] = pa.repeat(pa.scalar(source, pa.string()), len(where))
+        columns["locator"] = pc.coalesce(joined, where) if len(where) else where
+        columns["vendor"] = pa.repeat(pa.scalar(vendor, pa.string()), len(where))
+        return columns
+
+
+def _gather(cells: _Cells, per: list, recs: np.ndarray, part: np.ndarray):
+    """One column of the rows: each part's source (a column of the file, a constant, nothing,
+    or absent from the part) taken for the rows of that part."""
+    base = np.full(len(per), -1, dtype=np.int64)
+    stride = np.zeros(len(per), dtype=np.int64)
+    for k, p in enumerate(per):
+        if isinstance(p, tuple) and p[0] == "col":
+            base[k], stride[k] = cells.position[p[1]], cells.width
+        elif isinstance(p, tuple):
+            base[k] = cells.constant(p[1])
+    index = base[part] + stride[part] * recs
+    return cells.pool().take(pa.array(index, mask=index < 0))
 
 
 def _typed(
-    table: str, rows: pd.DataFrame, profile: Profile, groups: list[Group], errors: _Errors
-) -> pd.DataFrame:
+    table: str, rows: _Rows, profile: Profile, groups: list[Group], errors: _Errors
+) -> _Rows:
     """Parse dates and numbers, map local values to national codes; flag bad cells."""
     schema = SCHEMAS[table]
-    recs = rows["__rec"]
-    if "seq" in schema.names and "seq" not in rows.columns:
-        rows["seq"] = rows.groupby("__rec").cumcount() + 1
+    recs = rows.recs
+
+    def reject(bad: np.ndarray, reason: str, name: str, cells: pa.Array, message: str) -> None:
+        for i in np.flatnonzero(bad):
+            errors.reject(int(recs[i]), reason, rows.label(i, name), cells[i].as_py(), message)
+
+    if "seq" in schema.names and "seq" not in rows.names:
+        starts = np.r_[True, recs[1:] != recs[:-1]] if len(recs) else np.zeros(0, bool)
+        first = np.maximum.accumulate(np.where(starts, np.arange(len(recs)), 0))
+        rows.set("seq", np.arange(len(recs)) - first + 1)
+        rows.nan["seq"] = None
     for f in schema:
-        if f.name not in rows.columns or f.name in KEY_FIELDS:
+        if f.name not in rows.names or f.name in KEY_FIELDS:
             continue
-        cells = rows[f.name]
-        label = _labeller(rows["__cols"], f.name)
-        if pa.types.is_timestamp(f.type):
-            rows[f.name], bad = parse_datetimes(cells, profile.datetime_formats)
-            errors.cells(
-                recs, bad, "bad_datetime", label, cells, "malformed date/time / 日期时间格式错误"
-            )
-        elif pa.types.is_date(f.type):
-            rows[f.name], bad = parse_dates(cells, profile.date_formats)
-            errors.cells(recs, bad, "bad_datetime", label, cells, "malformed date / 日期格式错误")
-        elif pa.types.is_integer(f.type) or pa.types.is_floating(f.type):
-            if pd.api.types.infer_dtype(cells, skipna=False) in NUMBERS:
-                continue  # already numbers (no text to parse)
-            rows[f.name], bad = parse_numbers(cells)
-            errors.cells(recs, bad, "bad_number", label, cells, "malformed number / 数值格式错误")
-        elif pa.types.is_string(f.type):
+        if pa.types.is_string(f.type):
             if f"{f.name}_local" in schema.names:
-                rows[f"{f.name}_local"] = cells
-            rows[f.name], bad = map_values(cells, f.name, profile.values.get(f.name, {}))
-            errors.cells(recs, bad, "unknown_code", label, cells, "unknown code / 未知代码")
+                rows.alias(f"{f.name}_local", f.name)
+            table_ = profile.values.get(f.name, {})
+            if not table_ and valuesets().get(f.name) is None:
+                continue  # text as it is (taken from the cells for the kept rows only)
+            cells = rows.get(f.name)
+            codes, bad = code_values(cells, f.name, table_)
+            rows.set(f.name, codes)
+            rows.nan[f.name] = float("nan")
+            reject(bad, "unknown_code", f.name, cells, "unknown code / 未知代码")
+            continue
+        cells = rows.get(f.name)
+        if pa.types.is_timestamp(f.type):
+            seconds, bad = datetime_seconds(cells, profile.datetime_formats)
+            seconds[_absent(cells) | bad] = NAT
+            rows.set(f.name, seconds.view("datetime64[s]"))
+            rows.nan[f.name] = pd.NaT
+            reject(bad, "bad_datetime", f.name, cells, "malformed date/time / 日期时间格式错误")
+        elif pa.types.is_date(f.type):
+            days, bad = date_days(cells, profile.date_formats)
+            rows.set(
+                f.name, pa.array(days.astype(np.int32), type=f.type, mask=_absent(cells) | bad)
+            )
+            rows.nan[f.name] = None
+            reject(bad, "bad_datetime", f.name, cells, "malformed date / 日期格式错误")
+        elif pa.types.is_integer(f.type) or pa.types.is_floating(f.type):
+            if not isinstance(cells, pa.Array) or cells.null_count == len(cells):
+                nan = rows.nan[f.name]  # no text to parse: pandas leaves the cells as they are
+                if isinstance(nan, np.ndarray):
+                    rows.nan[f.name] = float("nan") if nan.any() else None
+                continue
+            numbers, bad = number_values(cells)
+            rows.set(f.name, numbers)
+            rows.nan[f.name] = float("nan")
+            reject(bad, "bad_number", f.name, cells, "malformed number / 数值格式错误")
     # Identifiers the schema cannot do without (an encounter's mdtrt_id; not a lab result's,
     # whose visit may be unknown), and the fields the profile marks required.
     ids = {
         f.name for f in schema if not f.nullable and f.name not in ("source", "locator", "vendor")
     }
     required = ids | {f for g in groups for f in g.required}
-    for name in sorted(required & set(rows.columns)):
-        label = _labeller(rows["__cols"], name)
-        missing = rows[name].isna()
-        errors.cells(
-            recs, missing, "missing_value", label, rows[name], "required value missing / 必填值缺失"
-        )
+    for name in sorted(required & set(rows.names)):
+        for i in np.flatnonzero(_absent(rows.get(name))):
+            errors.reject(
+                int(recs[i]), "missing_value", rows.label(i, name), rows.missing_text(name, i),
+                "required value missing / 必填值缺失",
+            )  # fmt: skip
     return rows
-
-
-def _labeller(cols: pd.Series, name: str) -> Callable[[int], str]:
-    """The label of ``name`` in a row: its source column (``入院时间 (adm_time)``)."""
-    return lambda i: f"{cols[i].get(name, name)} ({name})"
