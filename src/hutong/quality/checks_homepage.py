@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from hutong.mapping.facesheet import DATETIME_FIELDS, NUMBER_FIELDS, columns
+from hutong.model import is_in
 from hutong.quality.kinds import (
     REQUIRED,
     applies,
@@ -121,7 +122,7 @@ def sum_at_most(sheet: FaceSheet, rule: Rule) -> pd.DataFrame:
     given = pd.concat([p.notna() for p in parts], axis=1).any(axis=1)
     total = sum(p.fillna(0) for p in parts)
     bad = truth(given & limit.notna() & (total > limit + 1e-9))
-    return found(frame, bad, ",".join(rule.fields[1:]), number(total))
+    return found(frame, bad, ",".join(rule.fields[1:]), lambda m: number(total[m]))
 
 
 def _first_row(rule: Rule) -> None:
@@ -169,7 +170,7 @@ def with_code(diseinfo: pd.DataFrame, prefixes: list[str]) -> pd.Series:
 def required_if_dx(sheet: FaceSheet, rule: Rule) -> pd.DataFrame:
     """setlinfo fields that are blank in a case with a diagnosis code starting with ``codes``."""
     setl = _setl(sheet)
-    having = setl["mdtrt_id"].isin(with_code(sheet.diseinfo, rule.params["codes"]))
+    having = isin(setl["mdtrt_id"], with_code(sheet.diseinfo, rule.params["codes"]))
     return _concat([found(setl, having & blank(setl[f]), f) for f in rule.fields])
 
 
@@ -197,7 +198,7 @@ def fee_required(sheet: FaceSheet, rule: Rule) -> pd.DataFrame:
     items = sheet.iteminfo
     chosen = applies(frame, rule) & isin(frame["mdtrt_id"], items["mdtrt_id"])
     selected = frame.loc[chosen, "mdtrt_id"].drop_duplicates().reset_index(drop=True)
-    mine = items[truth(items["med_chrgitm"].str.strip().isin(rule.params["codes"]))]
+    mine = items[truth(is_in(items["med_chrgitm"].str.strip(), rule.params["codes"]))]
     totals = mine.groupby("mdtrt_id")["amt"].sum(min_count=1)
     total = selected.map(totals).astype("Float64").fillna(0)
     out = pd.DataFrame({"mdtrt_id": selected.astype("string")})
@@ -225,7 +226,8 @@ def paid_at_most_total(sheet: FaceSheet, rule: Rule) -> pd.DataFrame:
     given = pd.concat([p.notna() for p in parts], axis=1).any(axis=1)
     paid = sum(p.fillna(0) for p in parts)
     bad = truth(given & (paid > total + rule.params["tolerance"] + 1e-9))
-    return found(setl, bad, ",".join(rule.fields[:-1]), money(paid) + " > " + money(total))
+    shown = lambda m: money(paid[m]) + " > " + money(total[m])  # noqa: E731  (failing rows)
+    return found(setl, bad, ",".join(rule.fields[:-1]), shown)
 
 
 def _has_rows(rule: Rule) -> None:

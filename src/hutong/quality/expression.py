@@ -24,6 +24,7 @@ from itertools import pairwise
 import pandas as pd
 
 from hutong.mapping.facesheet import DATE_FIELDS, DATETIME_FIELDS, NUMBER_FIELDS, columns
+from hutong.model import is_in
 
 FUNCTIONS: dict[str, tuple[int, Callable]] = {
     # name: (number of arguments, vectorized implementation)
@@ -138,7 +139,7 @@ def _compare(left: ast.AST, ops: list, comparators: list, frame: pd.DataFrame) -
     for op, right in zip(ops, comparators, strict=True):
         if isinstance(op, ast.In | ast.NotIn):
             values = [elt.value for elt in right.elts]
-            hit = lhs.isin(values).astype("boolean").mask(lhs.isna())
+            hit = is_in(lhs, values).astype("boolean").mask(lhs.isna())
             results.append(~hit if isinstance(op, ast.NotIn) else hit)
             continue
         rhs = _eval(right, frame)

@@ -19,8 +19,10 @@ from __future__ import annotations
 import math
 import tomllib
 import unicodedata
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -143,9 +145,16 @@ def blank(value: object) -> bool:
 
 def _plain(text: object) -> str:
     """A code or name compared loosely: NFKC, no blanks, a dagger written '+'."""
+    if isinstance(text, str):
+        return _plain_text(text)
     if blank(text):
         return ""
-    return "".join(unicodedata.normalize("NFKC", str(text)).split()).replace("†", "+")
+    return _plain_text(str(text))
+
+
+@lru_cache(maxsize=1 << 17)
+def _plain_text(text: str) -> str:  # codes and names repeat across findings and partitions
+    return "".join(unicodedata.normalize("NFKC", text).split()).replace("†", "+")
 
 
 @dataclass
@@ -155,25 +164,23 @@ class Context:
     pack: DrgPack
     codes: Mapping[str, CodeSystem]
     _index: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    _chosen: dict[tuple, str | None] = field(default_factory=dict)
 
     def system(self, node: str) -> CodeSystem | None:
         return self.codes.get(SYSTEM[node])
 
     def _built(self, node: str, what: str) -> dict[str, Any]:
         if (node, what) not in self._index:
-            index: dict[str, Any] = {}
-            system = self.system(node)
-            for c in system.concepts.values() if system else ():
-                if what == "upper":  # 医保版 codes mix cases: I10.x00x002
-                    index[c.code.upper()] = c.code
-                elif what == "name":
-                    index.setdefault(_plain(c.display), []).append(c.code)
-                elif c.parent:
-                    index.setdefault(c.parent, []).append(c.code)
-            if what == "children":
-                index = {p: sorted(kids) for p, kids in index.items()}
-            self._index[node, what] = index
+            self._index[node, what] = _look_up(self.system(node), what)
         return self._index[node, what]
+
+    def chosen(self, choose, node: str, code: str, name: object) -> str | None:
+        """``choose(self, node, code, name)`` (:func:`best_child`, :func:`candidate`), once per
+        code and name: a vendor's few unknown codes recur in thousands of findings."""
+        key = (choose.__name__, node, code, _plain(name))
+        if key not in self._chosen:
+            self._chosen[key] = choose(self, node, code, name)
+        return self._chosen[key]
 
     def by_upper(self, node: str) -> dict[str, str]:
         """Upper-cased code → code."""
@@ -186,6 +193,34 @@ class Context:
     def children(self, node: str) -> dict[str, list[str]]:
         """Parent code → child codes in code order."""
         return self._built(node, "children")
+
+
+# (id of a code system, what) → (weak reference to it, its size, the look-up): a run's
+# partitions share the code systems, so each look-up is built once per process
+_LOOK_UPS: dict[tuple[int, str], tuple[Any, int, dict[str, Any]]] = {}
+
+
+def _look_up(system: CodeSystem | None, what: str) -> dict[str, Any]:
+    """Upper-cased code → code, national name → codes, or parent → children of ``system``."""
+    if system is None:
+        return {}
+    hit = _LOOK_UPS.get((id(system), what))
+    if hit is not None and hit[0]() is system and hit[1] == len(system.concepts):
+        return hit[2]
+    index: dict[str, Any] = {}
+    for c in system.concepts.values():
+        if what == "upper":  # 医保版 codes mix cases: I10.x00x002
+            index[c.code.upper()] = c.code
+        elif what == "name":
+            index.setdefault(_plain(c.display), []).append(c.code)
+        elif c.parent:
+            index.setdefault(c.parent, []).append(c.code)
+    if what == "children":
+        index = {p: sorted(kids) for p, kids in index.items()}
+    key = (id(system), what)
+    gone = lambda _: _LOOK_UPS.pop(key, None)  # noqa: E731  (a dead system's entry goes)
+    _LOOK_UPS[key] = (weakref.ref(system, gone), len(system.concepts), index)
+    return index
 
 
 def best_child(ctx: Context, node: str, code: str, name: object = None) -> str | None:
@@ -261,7 +296,7 @@ def gray_child(fix: Fix, case: Case, value, setl: Row, ctx: Context) -> Variant:
     if not at:
         return Variant(fixed=False, old=value or "")
     old = _plain(rows[at[0]][CODE[fix.node]])
-    new = best_child(ctx, fix.node, old, rows[at[0]][NAME[fix.node]])
+    new = ctx.chosen(best_child, fix.node, old, rows[at[0]][NAME[fix.node]])
     if new is None:
         return Variant(fixed=False, old=old)
     return Variant(after=_recode(case, fix.node, at, new, ctx), old=old, new=new)
@@ -275,7 +310,7 @@ def unknown_code(fix: Fix, case: Case, value, setl: Row, ctx: Context) -> Varian
         return Variant(fixed=False, old=value or "")
     before = _without(case, fix.node, at)
     old = _plain(rows[at[0]][CODE[fix.node]])
-    new = candidate(ctx, fix.node, old, rows[at[0]][NAME[fix.node]])
+    new = ctx.chosen(candidate, fix.node, old, rows[at[0]][NAME[fix.node]])
     if new is None:
         return Variant(before=before, fixed=False, old=old)
     return Variant(before=before, after=_recode(case, fix.node, at, new, ctx), old=old, new=new)

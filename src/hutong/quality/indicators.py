@@ -22,8 +22,9 @@ import numpy as np
 import pandas as pd
 
 from hutong.mapping.facesheet import FaceSheet
+from hutong.model import is_in
 from hutong.quality.coding import main_rows, western
-from hutong.quality.kinds import blank
+from hutong.quality.kinds import blank, texts
 from hutong.quality.pack import load_pack
 from hutong.quality.score import ScoreTable, finding_code, load_score_table, score_cases
 
@@ -51,8 +52,8 @@ def parse_indicators(text: str, origin: str = "<indicators>") -> list[dict[str, 
 
 def _matches(rule_ids: pd.Series, patterns: Iterable[str]) -> np.ndarray:
     patterns = list(patterns)
-    seen = {r: any(fnmatchcase(r, p) for p in patterns) for r in rule_ids.dropna().unique()}
-    return rule_ids.map(seen).fillna(False).to_numpy(dtype=bool)
+    seen = [r for r in rule_ids.dropna().unique() if any(fnmatchcase(r, p) for p in patterns)]
+    return is_in(rule_ids, seen).to_numpy(dtype=bool)
 
 
 def _required_fields(spec: dict[str, Any]) -> list[str]:
@@ -86,30 +87,31 @@ def _row_codes(frame: pd.DataFrame, code: str) -> pd.DataFrame:
     )
 
 
-def _code_rows(rows: pd.DataFrame, findings: pd.DataFrame) -> tuple[float, float]:
-    """Rows whose code is filled and shows in no finding of the case (numerator, denominator)."""
-    codes = finding_code(findings).astype(str)
+def _code_rows(rows: pd.DataFrame, findings: pd.DataFrame, codes: pd.Series) -> tuple[float, float]:
+    """Rows whose code is filled and shows in no finding of the case (numerator, denominator);
+    ``codes`` are the findings' codes (:func:`finding_code`)."""
+    codes = codes.astype(str)
     bad = set(zip(findings["mdtrt_id"].astype(str), codes, strict=True))
     ok = [
         not pd.isna(c) and c != "" and (str(i), str(c)) not in bad
-        for i, c in zip(rows["mdtrt_id"], rows["code"], strict=True)
+        for i, c in zip(rows["mdtrt_id"].tolist(), texts(rows["code"]), strict=True)
     ]
     return sum(ok), len(rows)
 
 
-def _dx_code(sheet: FaceSheet, found: pd.DataFrame, which: str) -> tuple[float, float]:
+def _dx_code(sheet: FaceSheet, found: pd.DataFrame, which: str, codes) -> tuple[float, float]:
     rows = western(sheet.diseinfo)
     main = main_rows(sheet.diseinfo)
     rows = main if which == "main" else rows.drop(index=main.index)
-    return _code_rows(_row_codes(rows, "diag_code"), found)
+    return _code_rows(_row_codes(rows, "diag_code"), found, codes)
 
 
 def _case(sheet: FaceSheet, found: pd.DataFrame, scope: str) -> tuple[float, float]:
     ids = sheet.setlinfo["mdtrt_id"].dropna().astype(str).drop_duplicates()
     if scope == "with_procedures":
-        ids = ids[ids.isin(set(sheet.oprninfo["mdtrt_id"].dropna().astype(str)))]
+        ids = ids[is_in(ids, set(sheet.oprninfo["mdtrt_id"].dropna().astype(str)))]
     hit = set(found["mdtrt_id"].dropna().astype(str))
-    return int((~ids.isin(hit)).sum()), len(ids)
+    return int((~is_in(ids, hit)).sum()), len(ids)
 
 
 def indicators(
@@ -133,17 +135,22 @@ def indicators(
     else:
         entries = list(spec)
     rows = []
+    every: pd.Series | None = None  # the findings' codes, read once (a finding at a time)
     for entry in entries:
         method = entry["method"]
-        found = findings[_matches(findings["rule_id"], entry.get("rules", []))]
+        chosen = _matches(findings["rule_id"], entry.get("rules", []))
+        found = findings[chosen]
+        if method in ("dx_code", "op_code"):
+            every = finding_code(findings) if every is None else every
+            codes = every[chosen]
         num: float = np.nan
         den: float = np.nan
         if method == "completeness":
             num, den = _completeness(sheet, entry)
         elif method == "dx_code":
-            num, den = _dx_code(sheet, found, entry.get("which", "main"))
+            num, den = _dx_code(sheet, found, entry.get("which", "main"), codes)
         elif method == "op_code":
-            num, den = _code_rows(_row_codes(sheet.oprninfo, "oprn_oprt_code"), found)
+            num, den = _code_rows(_row_codes(sheet.oprninfo, "oprn_oprt_code"), found, codes)
         elif method == "case":
             num, den = _case(sheet, found, entry.get("scope", "all"))
         elif method == "excellent":

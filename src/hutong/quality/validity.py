@@ -88,6 +88,11 @@ def _codes(values: pd.Series) -> pd.Series:
     return shared("codes", (values.array, values.index), make)
 
 
+def _names(system: CodeSystem) -> dict[str, str]:
+    """``system.names`` (a dict of every code, built per call), once per check run."""
+    return shared("names", (system,), lambda: system.names)
+
+
 def _looked_up(codes: pd.Series, table: Mapping[str, str] | set[str]) -> pd.Series:
     def hit(values: pd.Series) -> np.ndarray:
         return np.fromiter((c in table for c in values), dtype=bool, count=len(values))
@@ -100,7 +105,7 @@ def code_exists(sheet: FaceSheet, rule: Rule, system: CodeSystem) -> pd.DataFram
     """Codes (fields[0]) not in the loaded system. Blank codes pass (that is a required rule)."""
     frame = _rows(sheet, rule)
     code = _codes(frame[rule.fields[0]])
-    bad = ~blank(code) & ~_looked_up(code, system.names)
+    bad = ~blank(code) & ~_looked_up(code, _names(system))
     return found(frame, bad, rule.fields[0], code)
 
 
@@ -133,7 +138,7 @@ def code_name_matches(sheet: FaceSheet, rule: Rule, system: CodeSystem) -> pd.Da
     name_field, code_field = rule.fields
     frame = _rows(sheet, rule)
     code = _codes(frame[code_field])
-    names = system.names
+    names = _names(system)
     national = pd.Series(per_value(code, _each(names.get), None), index=frame.index)
     national = national.astype("string")
     given = frame[name_field].astype("string")

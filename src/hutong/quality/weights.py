@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from hutong.quality.kinds import texts
+
 if TYPE_CHECKING:
     from hutong.mapping.facesheet import FaceSheet
 
@@ -116,7 +118,7 @@ def case_weights(
     """
     out = groups.copy()
     out["weight"] = pd.Series(
-        [weight_of(d, weights) for d in out["drg"]], index=out.index, dtype="float64"
+        [weight_of(d, weights) for d in texts(out["drg"])], index=out.index, dtype="float64"
     )
     drgs = out["drg"].astype("string")
     unknown = drgs.notna() & (drgs != "") & (drgs != UNGROUPABLE) & out["weight"].isna()

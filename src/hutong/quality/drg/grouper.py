@@ -7,13 +7,16 @@ A case no rule takes is ``0000`` with the reason.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 
 import pandas as pd
+import pyarrow as pa
+from pandas.arrays import ArrowStringArray
 
 from hutong.quality.drg.index import build_index
 from hutong.quality.drg.pack import MEDICAL, Adrg, DrgPack
-from hutong.quality.drg.rules import holds
+from hutong.quality.drg.rules import fired, holds
 
 UNGROUPABLE = "0000"
 SEX_GATE = {"M": ("1", "male"), "N": ("2", "female")}
@@ -83,8 +86,8 @@ def _first_adrg(mdc, dx, px, case, pack, trace) -> Adrg | None:
         if (adrg.age_days or adrg.birth_weight) and (gate := _gates(adrg, case)):
             trace.append(f"ADRG {adrg.code}: rule holds but {gate}")
             continue
-        if why is None:
-            why = holds(adrg, dx, px, pack)[1]
+        if why is None:  # a default-combination rule: the index found that it holds
+            why = fired(adrg, dx, px)
         trace.append(f"ADRG {adrg.code}: {why}")
         return adrg
     return None
@@ -203,12 +206,155 @@ def _value(x):
     return None if x is None or x is pd.NA or (isinstance(x, float) and x != x) else x
 
 
+# ---- the DRG alone, for many variants of few cases (the payment impact of QC findings) -----
+
+SETL_FIELDS = ("gend", "age", "nwb_age", "nwb_bir_wt", "dscg_way", "act_ipt_days")
+_INERT = "\x00"  # stands for a principal code that no table of the pack names
+
+
+def case_input(dx_rows, px_rows, setl: tuple, mid: str = "") -> CaseInput:
+    """The CaseInput :func:`group_facesheet` builds for one case, from its diseinfo and
+    oprninfo rows as records (dicts by column, in row order) and its setlinfo values of
+    :data:`SETL_FIELDS` (missing ones None); same western filter, same principal choice."""
+    dx = _record_lists([r for r in dx_rows if _western_row(r)], "diag_code", "maindiag_flag")
+    pmain, pother = _record_lists(px_rows, "oprn_oprt_code", "oprn_oprt_type")
+    if pmain is None and pother:
+        pmain, pother = pother[0], pother[1:]
+    gend, age, days, weight, way, los = (_value(v) for v in setl)
+    return CaseInput(
+        principal_dx=dx[0],
+        secondary_dx=tuple(dx[1]),
+        principal_px=pmain,
+        other_px=tuple(pother),
+        sex=gend,
+        age=age,
+        age_days=days,
+        birth_weight=weight,
+        discharge_way=way,
+        los=los,
+        mdtrt_id=mid,
+    )
+
+
+def _missing(x) -> bool:
+    return x is None or x is pd.NA or x is pd.NaT or (isinstance(x, float) and x != x)
+
+
+def _western_row(row: dict) -> bool:
+    """As :func:`_western` for one record: diag_type missing, or ``1`` once stripped."""
+    kind = row.get("diag_type")
+    return _missing(kind) or str(kind).strip() == "1"
+
+
+def _record_lists(rows, code: str, flag: str) -> tuple[str | None, list[str]]:
+    """As :func:`_lists` for one case's records: (principal code or None, the others)."""
+    main, rest = None, []
+    for row in rows:
+        value = row[code]
+        if _missing(value):
+            continue
+        if main is None and isinstance(row[flag], str) and row[flag] == "1":
+            main = value
+        else:
+            rest.append(value)
+    return main, rest
+
+
+def drg_key(case: CaseInput, pack: DrgPack) -> tuple:
+    """What ``group(case, pack).drg`` depends on (not its trace), as a hashable key: two cases
+    with the same key get the same DRG.
+
+    Read off :func:`group` and what it calls: the principal diagnosis itself (one no table
+    names stands for all such; none, or a zd_invalid one, is all the key); of the other
+    diagnoses only those some table of the pack names (MDC, MDCY, MDCZ, CC/MCC, ADRG
+    sections), as a set (they are looked up, never counted or ordered); of the procedures
+    (after ss_invalid is dropped) whether there are any, the first one when a table names it,
+    and the named others as a set; sex, age, age in days, birth weight. Codes no table names
+    cannot hit anything, so a case with an unknown vendor code dropped or replaced by another
+    unnamed code keeps its key."""
+    px = (case.principal_px, *case.other_px)
+    patient = (case.sex, case.age, case.age_days, case.birth_weight)
+    return _key(case.principal_dx, case.secondary_dx, px, patient, pack)
+
+
+def record_key(dx_rows, px_rows, setl: tuple, pack: DrgPack) -> tuple:
+    """``drg_key(case_input(dx_rows, px_rows, setl), pack)`` without building the case."""
+    return key_of(dx_part(dx_rows, pack), px_part(px_rows, pack), patient_part(setl))
+
+
+def patient_part(setl: tuple) -> tuple:
+    """The patient's share of :func:`record_key`: sex, age, age in days, birth weight."""
+    return tuple(_value(v) for v in setl[:4])
+
+
+def dx_part(dx_rows, pack: DrgPack) -> tuple:
+    """The diagnoses' share of :func:`record_key` (from diseinfo records)."""
+    western = [r for r in dx_rows if _western_row(r)]
+    return _dx_key(*_record_lists(western, "diag_code", "maindiag_flag"), pack)
+
+
+def px_part(px_rows, pack: DrgPack) -> tuple:
+    """The procedures' share of :func:`record_key` (from oprninfo records)."""
+    pmain, pother = _record_lists(px_rows, "oprn_oprt_code", "oprn_oprt_type")
+    return _px_key((pmain, *pother), pack)  # no principal: the first other one is (None skipped)
+
+
+def key_of(dx: tuple, px: tuple, patient: tuple) -> tuple:
+    """A DRG key from its diagnosis, procedure and patient shares."""
+    return dx if len(dx) == 1 else (*dx, *px, *patient)
+
+
+def _key(principal_dx, secondary, procedures, patient: tuple, pack: DrgPack) -> tuple:
+    return key_of(_dx_key(principal_dx, secondary, pack), _px_key(procedures, pack), patient)
+
+
+def _dx_key(principal_dx, secondary, pack: DrgPack) -> tuple:
+    known_dx = _known(pack)[0]
+    principal = (principal_dx or "").strip()
+    if not principal or principal in pack.zd_invalid:
+        return (principal,)  # ungroupable whatever else the case has
+    if principal not in known_dx:
+        principal = _INERT  # no MDC takes it; pre-MDC rules may, by the other codes
+    return principal, frozenset(c for c in secondary if c and c in known_dx)
+
+
+def _px_key(procedures, pack: DrgPack) -> tuple:
+    known_px = _known(pack)[1]
+    px = [c for c in procedures if c and c not in pack.ss_invalid]
+    first = (px[0] if px[0] in known_px else _INERT) if px else None
+    return first, frozenset(c for c in px[1:] if c in known_px)
+
+
+_KNOWN: dict[int, tuple] = {}  # id(pack) → (weak reference to it, codes named by its tables)
+
+
+def _known(pack: DrgPack) -> tuple[frozenset[str], frozenset[str]]:
+    """The diagnosis and procedure codes some table of ``pack`` names (once per pack)."""
+    hit = _KNOWN.get(id(pack))
+    if hit is not None and hit[0]() is pack:
+        return hit[1]
+    dx: set[str] = set(pack.mdc_of) | pack.mdcp_codes | pack.mdcy_codes | set(pack.trauma_of)
+    dx |= set(pack.mcc) | set(pack.cc) | set(pack.cce) | pack.zd_invalid
+    for codes in pack.mdcz_categories.values():
+        dx |= codes
+    px: set[str] = set(pack.or_procedures)
+    adrgs = [*pack.adrgs.values(), *(a for group in pack.by_mdc.values() for a in group)]
+    for adrg in adrgs:
+        for section in adrg.sections:
+            (dx if section.kind == "dx" else px).update(section.codes)
+        for codes in (*adrg.procedure_groups, *adrg.referenced_codes):
+            px.update(codes)
+    known = (frozenset(dx), frozenset(px))
+    _KNOWN[id(pack)] = (weakref.ref(pack), known)
+    return known
+
+
 def _lists(frame: pd.DataFrame, code: str, flag: str) -> dict[str, tuple[str, list[str]]]:
     """mdtrt_id → (principal code or None, other codes in order)."""
     f = frame[["mdtrt_id", flag, code]].dropna(subset=[code])
     out: dict[str, tuple[str | None, list[str]]] = {}
     # plain lists: iterating Arrow-backed Series element by element is several times slower
-    keys, mains, values = f["mdtrt_id"].tolist(), (f[flag] == "1").tolist(), f[code].tolist()
+    keys, mains, values = _texts(f["mdtrt_id"]), (f[flag] == "1").tolist(), _texts(f[code])
     for key, is_main, value in zip(keys, mains, values, strict=True):
         main, rest = out.get(key, (None, []))
         if is_main is True and main is None:
@@ -217,6 +363,14 @@ def _lists(frame: pd.DataFrame, code: str, flag: str) -> dict[str, tuple[str, li
             rest.append(value)
         out[key] = (main, rest)
     return out
+
+
+def _texts(values: pd.Series) -> list:
+    """A column as a list, missing values as None (Arrow text: by Arrow, far faster)."""
+    array = values.array
+    if isinstance(array, ArrowStringArray):
+        return pa.array(array).to_pylist()
+    return [None if _missing(v) else v for v in values.tolist()]
 
 
 def _western(diseinfo: pd.DataFrame) -> pd.DataFrame:
@@ -235,9 +389,11 @@ def group_facesheet(sheet, pack: DrgPack) -> pd.DataFrame:
     rows = []
     cols = ["mdtrt_id", "gend", "age", "nwb_age", "nwb_bir_wt", "dscg_way", "act_ipt_days"]
     s = s.reindex(columns=cols)
-    for mid, gend, age, days, weight, way, los in zip(*(s[c].tolist() for c in cols), strict=True):
-        main, secondary = dx.get(mid, (None, []))
-        pmain, pother = px.get(mid, (None, []))
+    keys = _texts(s["mdtrt_id"])  # as _lists keys them
+    values = (s[c].tolist() for c in cols)
+    for key, mid, gend, age, days, weight, way, los in zip(keys, *values, strict=True):
+        main, secondary = dx.get(key, (None, []))
+        pmain, pother = px.get(key, (None, []))
         if pmain is None and pother:
             pmain, pother = pother[0], pother[1:]
         case = CaseInput(

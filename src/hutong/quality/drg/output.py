@@ -20,15 +20,10 @@ def write_groups(groups: pd.DataFrame, folder: Path) -> dict[str, int]:
         folder / "groups.csv", index=False, encoding="utf-8-sig", lineterminator="\n",
         float_format="%.4f",
     )  # fmt: skip
+    encode = json.JSONEncoder(ensure_ascii=False).encode  # as json.dumps, made once
+    columns = (ordered[c].tolist() for c in ("mdtrt_id", "drg", "trace"))
     with (folder / "trace.ndjson").open("w", encoding="utf-8", newline="\n") as out:
-        for mdtrt_id, drg, trace in zip(
-            ordered["mdtrt_id"], ordered["drg"], ordered["trace"], strict=True
-        ):
-            out.write(
-                json.dumps(
-                    {"mdtrt_id": mdtrt_id, "drg": drg, "trace": list(trace)}, ensure_ascii=False
-                )
-                + "\n"
-            )
+        for mdtrt_id, drg, trace in zip(*columns, strict=True):
+            out.write(encode({"mdtrt_id": mdtrt_id, "drg": drg, "trace": list(trace)}) + "\n")
     grouped = int((ordered["drg"] != "0000").sum())
     return {"cases": len(ordered), "grouped": grouped, "ungroupable": len(ordered) - grouped}

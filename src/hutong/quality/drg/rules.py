@@ -36,7 +36,7 @@ def _rpn(adrg: Adrg, hits: dict[str, str | None]) -> bool:
 
 
 def _fired(hits: dict[str, str | None]) -> str:
-    return ", ".join(f"section {n} hit by {c}" for n, c in hits.items() if c is not None)
+    return ", ".join([f"section {n} hit by {c}" for n, c in hits.items() if c is not None])
 
 
 def holds(adrg: Adrg, dx: list[str], px: list[str], pack: DrgPack) -> tuple[bool, str]:
@@ -67,3 +67,9 @@ def holds(adrg: Adrg, dx: list[str], px: list[str], pack: DrgPack) -> tuple[bool
     kinds = {s.kind for s in adrg.sections}
     ok = all(any(hits[s.name] for s in adrg.sections if s.kind == k) for k in kinds)
     return (ok, _fired(hits) if ok else "")
+
+
+def fired(adrg: Adrg, dx: list[str], px: list[str]) -> str:
+    """The account :func:`holds` gives of a default-combination rule (sections only, no logic,
+    no flags) that holds: what the per-MDC index already decided, without deciding it again."""
+    return _fired({s.name: section_hit(s, dx, px) for s in adrg.sections})
