@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -21,12 +20,9 @@ PATIENT = (
 )
 
 
-def refused(path: Path, seconds: float = 2.0) -> tuple[str, str]:
-    """(reason, message) of the one reject of ``path``, which must come within ``seconds``."""
-    start = time.perf_counter()
+def refused(path: Path) -> tuple[str, str]:
+    """(reason, message) of the one reject of ``path`` (how fast: benchmarks, not here)."""
     batches = list(cda.read(path))
-    took = time.perf_counter() - start
-    assert took < seconds, f"took {took:.1f}s"
     assert len(batches) == 1 and batches[0].read == 1 and batches[0].tables == {}
     [reject] = batches[0].rejects
     assert reject.locator == path.name and reject.source == path.as_posix()
@@ -63,7 +59,7 @@ LAUGHS = "<!DOCTYPE lolz [" + "".join(ENTITIES) + "]>"  # &lol9; is 10^9 lols
 
 def test_billion_laughs_is_refused(tmp_path):
     path = write(tmp_path, "laughs.xml", LAUGHS + ROOT_OPEN + PATIENT + "&lol9;" + ROOT_CLOSE)
-    assert refused(path, seconds=1.0)[0] == "hostile"
+    assert refused(path)[0] == "hostile"
 
 
 def test_a_doctype_hidden_behind_a_long_prolog_is_still_refused(tmp_path):
@@ -72,7 +68,7 @@ def test_a_doctype_hidden_behind_a_long_prolog_is_still_refused(tmp_path):
     padding = "<!--" + "x" * (safe.CHUNK * 2) + "-->"
     text = padding + LAUGHS.replace("]>", '<!ENTITY x SYSTEM "file:///etc/passwd">]>')
     path = write(tmp_path, "hidden.xml", text + ROOT_OPEN + PATIENT + "&x;&lol9;" + ROOT_CLOSE)
-    assert refused(path, seconds=1.0)[0] == "hostile"
+    assert refused(path)[0] == "hostile"
 
 
 MEASURE = """
@@ -115,7 +111,7 @@ def big_text(path: Path, megabytes: int) -> Path:
 
 def test_a_100_mb_text_node_is_refused_before_it_is_read(tmp_path):
     path = big_text(tmp_path / "huge.xml", 100)
-    reason, message = refused(path, seconds=0.5)
+    reason, message = refused(path)
     assert reason == "hostile" and "limit" in message
     reason, grew = peak_growth(path)
     assert reason == "hostile" and grew < 5

@@ -1,10 +1,10 @@
-"""Hostile and broken input: the HL7 v2 adapter refuses it quickly, in bounded memory, one
-reject per record, and the good messages around it still convert."""
+"""Hostile and broken input: the HL7 v2 adapter refuses it in bounded memory, one reject per
+record, and the good messages around it still convert. (How fast it refuses is a benchmark's
+business, not a wall-clock assertion here: the memory peak is what shows it never held it.)"""
 
 from __future__ import annotations
 
 import random
-import time
 import tracemalloc
 from pathlib import Path
 
@@ -14,13 +14,13 @@ from test_hl7v2_reader import PID, message, read
 GOOD = message("ADT^A04", PID, n=9)
 
 
-def _timed(path: Path):
-    start = time.perf_counter()
+def _traced(path: Path):
+    """What the adapter read from ``path`` and the peak of Python memory while it did."""
     tracemalloc.start()
     got = read(path)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    return got, time.perf_counter() - start, peak
+    return got, peak
 
 
 def test_huge_segment_count_is_refused(tmp_path):
@@ -29,10 +29,10 @@ def test_huge_segment_count_is_refused(tmp_path):
         out.write(message("ORU^R01", "PID|1||P1", "OBR|1||F1|X"))
         out.write("OBX|1|ST|X||y\r" * (framing.MAX_SEGMENTS + 50_000))
         out.write(GOOD)
-    got, took, peak = _timed(path)
+    got, peak = _traced(path)
     assert [(r.locator, r.reason) for r in got.rejects] == [("segments.hl7#1", "hostile")]
     assert "segments" in got.rejects[0].message and len(got.tables["patient"]) == 1
-    assert took < 10 and peak < 64 << 20
+    assert peak < 64 << 20
 
 
 def test_a_50_mb_field_is_refused_without_holding_it(tmp_path):
@@ -43,10 +43,10 @@ def test_a_50_mb_field_is_refused_without_holding_it(tmp_path):
         for _ in range(50):
             out.write(b"A" * (1 << 20))
         out.write(b"\r" + GOOD.encode())
-    got, took, peak = _timed(path)
+    got, peak = _traced(path)
     assert [(r.locator, r.reason) for r in got.rejects] == [("field.hl7#1", "hostile")]
     assert len(got.tables["patient"]) == 1
-    assert took < 10 and peak < 48 << 20  # one message cap (10 MB) and its copies, not 50 MB
+    assert peak < 48 << 20  # one message cap (10 MB) and its copies, not 50 MB
 
 
 def test_too_many_fields_and_repetitions(tmp_path):
@@ -67,9 +67,8 @@ def test_nul_bytes_reject_only_their_message(tmp_path):
 def test_binary_garbage_is_one_rejected_record(tmp_path):
     rng = random.Random(7)
     data = bytes(rng.randrange(256) for _ in range(1 << 20)).replace(b"MSH", b"MSX")
-    got, took, _ = _timed(_write(tmp_path, data))
+    got, _ = _traced(_write(tmp_path, data))
     assert got.read == 1 and [r.reason for r in got.rejects] == ["malformed"]
-    assert took < 5
 
 
 def test_a_huge_line_of_garbage_then_messages(tmp_path):
