@@ -17,11 +17,15 @@ manifest. Same inputs, same bytes.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import re
 import shutil
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
+from itertools import compress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +33,7 @@ import pandas as pd
 
 from hutong import DEFAULT_RULES
 from hutong.mapping.facesheet import NODES
+from hutong.model import is_in
 from hutong.quality.engine import check, skipped, write_findings
 from hutong.quality.pack import load_pack
 
@@ -43,9 +48,14 @@ INDICATORS = "indicators.csv"
 CASES = "cases"  # a part's face-sheet rows of the cases with findings (Parquet per node)
 TEXT = {"mdtrt_id": str, "rule_id": str, "drg_before": str, "drg_after": str}
 COUNTS = "qc-counts.json"  # a part's counts (suppressed findings, DRG and DIP summaries)
+PER_CASE = "qc-per-case.parquet"  # a part's cases with findings: errors, findings, money
+TALLY = "tally"  # the key of a part's findings tally in its counts
+TRACE_ID = re.compile(r'\n\{"mdtrt_id": "([^"\\\n]*)"')  # a trace line's case, unescaped
 SHOWN_CASES = 20_000  # cases the report and worklist show (all with findings, up to this many)
 SHOWN_FINDINGS = 50_000  # and their findings, at most (the first cases' findings fill it)
 WORKLIST_ROWS = 100_000  # findings the worklist lists (Excel holds about a million rows)
+SCORE = ["mdtrt_id", "score"]  # what the finish reads of scores.csv
+UNSHOWN_NODES = ("iteminfo",)  # face-sheet nodes neither the worklist nor the report shows
 
 
 @dataclass(frozen=True)
@@ -131,8 +141,8 @@ def qc_part(
     if drg is not None:
         from hutong.quality.impact import impact, write_impact
 
-        _, _, counts["drg"] = write_grouping(sheet, folder, drg)
-        table = impact(sheet, findings, drg[0], codes, drg[1], loaded.job.base_rate)
+        groups, _, counts["drg"] = write_grouping(sheet, folder, drg)
+        table = impact(sheet, findings, drg[0], codes, drg[1], loaded.job.base_rate, groups=groups)
         write_impact(table, folder / "impact.csv")
     if dip is not None:
         from hutong.quality.dip import group_facesheet as dip_group
@@ -144,6 +154,7 @@ def qc_part(
     write_scores(scores, folder / "scores.csv")
     write_indicators(indicators(sheet, findings, scores, table=score_table), folder / INDICATORS)
     _write_cases(sheet, set(findings["mdtrt_id"].dropna()), folder / CASES)
+    _prepare_finish(folder, counts, drg is not None)
     (folder / COUNTS).write_text(json.dumps(counts, ensure_ascii=False, sort_keys=True), "utf-8")
 
 
@@ -158,14 +169,15 @@ def qc_finish(
 
     Memory follows the part size and the caps (:data:`SHOWN_CASES`, :data:`WORKLIST_ROWS`),
     not the run's size: parts are read one at a time (counts, first cases, impact ranked per
-    part), then merged into impact.csv line by line."""
+    part: each part made them, see :func:`_prepare_finish`, or else they are made here), then
+    merged into impact.csv line by line; of the shown cases only their rows are parsed."""
     import tempfile
 
     from hutong.quality.indicators import write_indicators
     from hutong.quality.priced import merge_parts, rank_part, read_part
     from hutong.quality.report import write_report
     from hutong.quality.tally import Tally, tally
-    from hutong.quality.worklist import write_worklist
+    from hutong.quality.worklist import finding_rows, write_worklist
 
     job, pack, drg = loaded.job, loaded.pack, loaded.drg
     folder.mkdir(parents=True, exist_ok=True)
@@ -179,7 +191,13 @@ def qc_finish(
     part_counts = [json.loads((p / COUNTS).read_text("utf-8")) for p in parts]
     with tempfile.TemporaryDirectory(dir=folder, prefix=".impact-") as tmp:
         every, top, ranked = Tally(), None, []  # one part at a time: memory follows the part
-        for number, part in enumerate(parts):
+        for number, (part, counts) in enumerate(zip(parts, part_counts, strict=True)):
+            if TALLY in counts:  # prepared by the part (see _prepare_finish)
+                every += Tally.from_dict(counts[TALLY])
+                top = _top_cases(pd.read_parquet(part / PER_CASE), top)
+                if drg is not None:
+                    ranked.append(part / "impact.csv")
+                continue
             light, rows = _read_light(part / "findings.csv"), None
             if drg is not None:
                 rows = read_part(part / "impact.csv")
@@ -220,12 +238,14 @@ def qc_finish(
     if loaded.dip is not None:
         summary["dip"] = _sum_counts([c["dip"] for c in part_counts])
 
-    write_worklist(light, findings, folder / "worklist.xlsx", pack, impact_table, WORKLIST_ROWS)
+    rows = finding_rows(light, findings, pack, impact_table)  # the worklist's and the report's
+    write_worklist(light, findings, folder / "worklist.xlsx", pack, impact_table, WORKLIST_ROWS,
+                   rows=rows)  # fmt: skip
     write_report(
         light, findings, folder / "report.html", pack, job.title,
         scores=scores, indicators=rates, groups=groups, impact=impact_table, cmi=cmi_table,
         case_count=len(all_scores), all_scores=all_scores, all_findings=every,
-        rule_amounts=rule_amounts,
+        rule_amounts=rule_amounts, rows=rows,
     )  # fmt: skip
     summary["score"] = _score_summary(all_scores)
     summary["indicators"] = {
@@ -259,13 +279,30 @@ def _read_light(path: Path) -> pd.DataFrame:
 
 def _read_shown(paths: list[Path], ids: set) -> pd.DataFrame:
     """The findings of the shown cases, read part by part."""
-    parts = [_shown(pd.read_csv(p, encoding="utf-8-sig", dtype=str, keep_default_na=False), ids)
-             for p in paths]  # fmt: skip
+    parts = [_shown_csv(p, ids, dtype=str, keep_default_na=False) for p in paths]
     return pd.concat(parts, ignore_index=True).replace({"": None})
 
 
+def _shown_csv(path: Path, ids: set, **read: Any) -> pd.DataFrame:
+    """The rows of the cases ``ids`` in a part's CSV file, as ``pd.read_csv`` with ``read``
+    reads them: the rows are picked with the csv module and only those are parsed (pandas
+    writes CSV with the csv module, so rows read and written again keep their bytes)."""
+    kept = io.StringIO()
+    with path.open(encoding="utf-8-sig", newline="") as lines:
+        reader = csv.reader(lines)
+        header = next(reader, None)
+        if header is None or "mdtrt_id" not in header:  # nothing to pick by: read it all
+            return _shown(pd.read_csv(path, encoding="utf-8-sig", **read), ids)
+        at = header.index("mdtrt_id")
+        writer = csv.writer(kept, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(row for row in reader if len(row) > at and row[at] in ids)
+    kept.seek(0)
+    return _shown(pd.read_csv(kept, **read), ids)  # again: a picked "NA" may be read as NaN
+
+
 def _shown(frame: pd.DataFrame, ids: set) -> pd.DataFrame:
-    return frame[frame["mdtrt_id"].isin(ids).to_numpy(dtype=bool)]
+    return frame[is_in(frame["mdtrt_id"], ids).to_numpy(dtype=bool)]
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
@@ -279,22 +316,55 @@ def _write_cases(sheet: FaceSheet, ids: set, folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for node in NODES:
         frame = sheet.node(node)
-        part = frame[frame["mdtrt_id"].isin(ids).to_numpy(dtype=bool)] if len(frame) else frame
+        part = _shown(frame, ids) if len(frame) else frame
         part.reset_index(drop=True).to_parquet(folder / f"{node}.parquet", index=False)
 
 
 def _read_cases(folders: list[Path], ids: set) -> FaceSheet:
-    """The face-sheet rows of the cases ``ids`` from the parts' case files."""
+    """What the worklist and the report show of the cases ``ids``, from the parts' case
+    files: the settlement fields they show (:data:`~hutong.quality.report.SHOWN_SETL`), the
+    diagnosis and procedure rows, no item rows."""
     from hutong.mapping.facesheet import FaceSheet
+    from hutong.quality.report import SHOWN_SETL
 
     nodes = {}
     for node in NODES:
-        frames = []
-        for f in folders:
-            frame = pd.read_parquet(f / f"{node}.parquet")
-            frames.append(frame[frame["mdtrt_id"].isin(ids).to_numpy(dtype=bool)])
-        nodes[node] = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+        columns = SHOWN_SETL if node == "setlinfo" else None
+        if node in UNSHOWN_NODES or not ids:
+            frame = pd.read_parquet(folders[0] / f"{node}.parquet", columns=columns)
+            nodes[node] = frame.iloc[0:0]
+            continue
+        frames = [_read_shown_rows(f / f"{node}.parquet", ids, columns) for f in folders]
+        nodes[node] = pd.concat(frames, ignore_index=True)
     return FaceSheet(**nodes)
+
+
+def _read_shown_rows(path: Path, ids: set, columns: list[str] | None) -> pd.DataFrame:
+    """The rows of the cases ``ids`` in a part's case file, filtered before they become a
+    frame (a part holds thousands of cases, the report shows a few of them)."""
+    import pyarrow as pa
+
+    try:
+        return pd.read_parquet(path, columns=columns, filters=[("mdtrt_id", "in", ids)])
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        frame = pd.read_parquet(path, columns=columns)  # e.g. ids that are not text
+        return _shown(frame, ids).reset_index(drop=True)
+
+
+def _prepare_finish(folder: Path, counts: dict[str, Any], priced: bool) -> None:
+    """What the run's finish needs of a part, made by the part (parts run in parallel, the
+    finish in one process): the findings' tally (into ``counts``), each case's errors,
+    findings and money at stake (:data:`PER_CASE`), and ``impact.csv`` ranked as the run's
+    is. Read back from the files the part wrote, as the finish would read them."""
+    from hutong.quality.priced import rank_part, read_part
+    from hutong.quality.tally import tally
+
+    light, rows = _read_light(folder / "findings.csv"), None
+    if priced:
+        rows = read_part(folder / "impact.csv")
+        rank_part(rows, folder / "impact.csv")
+    counts[TALLY] = tally(light).to_dict()
+    _per_case(light, rows).to_parquet(folder / PER_CASE, index=False)
 
 
 def shown_cases(findings: pd.DataFrame, impact: pd.DataFrame | None) -> set:
@@ -336,10 +406,11 @@ def _top_cases(per_case: pd.DataFrame, top: pd.DataFrame | None = None) -> pd.Da
 
 
 def _scores(paths: list[Path], ids: set) -> tuple[pd.DataFrame, pd.Series]:
-    """The shown cases' scores, and every case's score (4 bytes a case), part by part."""
+    """The shown cases' scores, and every case's score (4 bytes a case), part by part (the
+    score only: the report shows no sub-scores)."""
     shown, every = [], []
     for path in paths:
-        part = pd.read_csv(path, encoding="utf-8-sig", dtype={"mdtrt_id": str})
+        part = pd.read_csv(path, encoding="utf-8-sig", dtype={"mdtrt_id": str}, usecols=SCORE)
         every.append(part["score"].astype("float32"))
         shown.append(_shown(part, ids))
         del part
@@ -461,17 +532,13 @@ def _finish_grouping(parts, folder, ids, counts, drg, merged):
     """The run's groups of the shown cases, CMI and DRG summary (impact.csv is merged)."""
     from hutong.quality.weights import combine_cmi, write_cmi
 
-    shown = [_shown(pd.read_csv(p / "groups.csv", encoding="utf-8-sig", dtype=str), ids)
-             for p in parts]  # fmt: skip
+    shown = [_shown_csv(p / "groups.csv", ids, dtype=str) for p in parts]
     groups = pd.concat(shown, ignore_index=True)
     if "weight" in groups:
         groups["weight"] = pd.to_numeric(groups["weight"])
-    traces = {}
-    with (folder / "trace.ndjson").open(encoding="utf-8") as lines:
-        for line in lines:
-            doc = json.loads(line)
-            if doc["mdtrt_id"] in ids:
-                traces[doc["mdtrt_id"]] = doc["trace"]
+    traces: dict[str, Any] = {}
+    for part in parts:
+        _shown_traces(part / "trace.ndjson", ids, traces)
     groups["trace"] = [traces.get(i, []) for i in groups["mdtrt_id"]]
     cmi_table = None
     if drg[1] is not None:
@@ -487,3 +554,23 @@ def _finish_grouping(parts, folder, ids, counts, drg, merged):
         )
     summary["impact"] = merged.summary
     return groups, cmi_table, summary
+
+
+def _shown_traces(path: Path, ids: set, traces: dict[str, Any]) -> None:
+    """Add the traces of the cases ``ids`` in a part's trace.ndjson to ``traces``. The part
+    has a line per case and the report shows a few: the lines are picked by their case id,
+    found by :data:`TRACE_ID`, and only those are parsed (every line when some line's id is
+    not found so, e.g. an escaped one)."""
+    if not path.exists():
+        return
+    text = path.read_text("utf-8")
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    found = TRACE_ID.findall("\n" + text)  # one id a line, in order, when every line has one
+    if len(found) == len(lines):
+        lines = list(compress(lines, map(ids.__contains__, found)))
+    for line in lines:
+        doc = json.loads(line)
+        if doc["mdtrt_id"] in ids:
+            traces[doc["mdtrt_id"]] = doc["trace"]

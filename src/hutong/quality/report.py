@@ -21,6 +21,7 @@ from jinja2 import Environment, StrictUndefined
 from markupsafe import Markup
 
 from hutong.mapping.facesheet import FaceSheet
+from hutong.model import is_in
 from hutong.quality.charts import bar_chart, histogram
 from hutong.quality.coding import main_rows, western
 from hutong.quality.pack import BUILTIN, Pack, load_pack
@@ -32,6 +33,11 @@ SEVERITIES = ("error", "warning", "info")
 SEVERITY_ZH = {"error": "错误", "warning": "警告", "info": "提示"}
 DETAIL_LIMIT = 2000  # cases with a detail block; the page says when more were left out
 GEND = {"1": "男 / M", "2": "女 / F", "0": "未知 / unknown", "9": "未说明 / unstated"}
+# The settlement fields the report and the worklist show: all a run's finish reads of its
+# shown cases (81 fields a case otherwise). Every other node is read whole, items not at all.
+SHOWN_SETL = [
+    "mdtrt_id", "medcasno", "dscg_caty", "gend", "age", "adm_time", "dscg_time", "act_ipt_days",
+]  # fmt: skip
 
 
 def _template():
@@ -107,7 +113,7 @@ def _cases(
     ids = pd.Index(setl["mdtrt_id"].astype("string"))
     counts = rows.groupby(["mdtrt_id", "severity"]).size().unstack(fill_value=0)
     counts = counts.reindex(index=ids, columns=list(SEVERITIES)).fillna(0).astype(int)
-    rules = rows.groupby("mdtrt_id")["rule_id"].agg(lambda s: ", ".join(sorted(set(s))))
+    rules = _rules_by_case(rows)
     money = rows.groupby("mdtrt_id")["amount"].sum(min_count=1).reindex(ids)
     main = main_rows(sheet.diseinfo).set_index("mdtrt_id")["diag_code"].reindex(ids)
     main = main.astype("string")  # (wm_dise_code is the outpatient diagnosis, not the main)
@@ -120,7 +126,7 @@ def _cases(
         "main_dx": main.tolist(),
         "score": score.tolist() if score is not None else [None] * len(ids),
         "drg": drg.tolist() if drg is not None else [None] * len(ids),
-        "rules": rules.reindex(ids).fillna("").tolist(),
+        "rules": [rules.get(i, "") for i in ids],
     }
     out = []
     n = counts.to_numpy()
@@ -143,6 +149,16 @@ def _cases(
         return (cash, *worst, c["mdtrt_id"]) if money_first else (*worst, cash, c["mdtrt_id"])
 
     return sorted(out, key=key)
+
+
+def _rules_by_case(rows: pd.DataFrame) -> dict[Any, str]:
+    """Per case, the rules of its findings, sorted and comma-separated (cases without an id
+    left out)."""
+    seen: dict[Any, set] = {}
+    for case, rule in zip(rows["mdtrt_id"].tolist(), rows["rule_id"].tolist(), strict=True):
+        if not pd.isna(case):
+            seen.setdefault(case, set()).add(rule)
+    return {case: ", ".join(sorted(rules)) for case, rules in seen.items()}
 
 
 def _details(
@@ -228,7 +244,7 @@ def _steps(trace: Any) -> list[str]:
 
 def _records(frame: pd.DataFrame, keep: set[str]) -> list[dict[str, Any]]:
     """The rows of ``frame`` for the cases in ``keep`` as plain dicts, in frame order."""
-    part = frame[frame["mdtrt_id"].isin(keep)]
+    part = frame[is_in(frame["mdtrt_id"], keep).to_numpy(dtype=bool)]
     return part.astype(object).where(part.notna(), None).to_dict("records")
 
 
@@ -293,6 +309,7 @@ def render_report(
     all_scores: pd.Series | None = None,
     all_findings: pd.DataFrame | Tally | None = None,
     rule_amounts: pd.Series | None = None,
+    rows: pd.DataFrame | None = None,
 ) -> str:
     """The report page as text (what :func:`write_report` writes).
 
@@ -302,10 +319,12 @@ def render_report(
     finding, for the totals, the rule table and the charts, or their :class:`Tally` with
     ``case_count``); ``findings`` then holds the shown cases' findings only (the department
     chart counts those), ``impact`` the shown cases' priced findings and ``rule_amounts`` the
-    money per rule over every priced finding."""
+    money per rule over every priced finding. ``rows`` are the findings'
+    :func:`~hutong.quality.worklist.finding_rows` when the caller has them (the worklist's)."""
     if not isinstance(pack, Pack):
         pack = load_pack(pack if pack is not None else BUILTIN)
-    rows = finding_rows(sheet, findings, pack, impact)
+    if rows is None:
+        rows = finding_rows(sheet, findings, pack, impact)
     frame = findings if all_findings is None else all_findings
     every = frame if isinstance(frame, Tally) else tally(frame)
     if rule_amounts is not None:

@@ -40,6 +40,31 @@ class Tally:
             self.cases_with_errors + other.cases_with_errors,
         )
 
+    def to_dict(self) -> dict:
+        """The counts as JSON data (a part keeps them in its counts file)."""
+        return {
+            "findings": self.findings,
+            "by_severity": dict(self.by_severity),
+            "by_rule": dict(self.by_rule),
+            "rule_cases": dict(self.rule_cases),
+            "rule_severity": self.rule_severity,
+            "cases_with_findings": self.cases_with_findings,
+            "cases_with_errors": self.cases_with_errors,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Tally:
+        """The counts :meth:`to_dict` gave."""
+        return cls(
+            data["findings"],
+            Counter(data["by_severity"]),
+            Counter(data["by_rule"]),
+            Counter(data["rule_cases"]),
+            dict(data["rule_severity"]),
+            data["cases_with_findings"],
+            data["cases_with_errors"],
+        )
+
     def rule_ranking(self) -> list[tuple[str, int]]:
         """(rule, findings), most first; ties in rule order."""
         return sorted(sorted(self.by_rule.items()), key=lambda kv: -kv[1])

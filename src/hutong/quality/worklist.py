@@ -11,12 +11,13 @@ can work the list in Excel or WPS.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from hutong.mapping.facesheet import FaceSheet
 from hutong.quality.pack import Pack, Rule, builtin_packs, load_pack
-from hutong.workbook import save_workbook
+from hutong.workbook import column_pixels, open_workbook
 
 SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
 FILLS = {"error": "FFC7CE", "warning": "FFEB9C", "info": "DDEBF7"}
@@ -41,6 +42,7 @@ SHEET_COLUMNS = [
     ("comment", "备注 / comment", 30),
 ]
 IMPACT_KEY = ["mdtrt_id", "rule_id", "field"]
+STRING_MAX = 32767  # characters in a cell (openpyxl cut longer text there too)
 
 
 def known_rules(pack: Pack | str | Path | None = None) -> dict[str, Rule]:
@@ -110,48 +112,67 @@ def write_worklist(
     pack: Pack | str | Path | None = None,
     impact: pd.DataFrame | None = None,
     limit: int | None = None,
+    rows: pd.DataFrame | None = None,
 ) -> Path:
     """Write ``worklist.xlsx`` (sheet 工作清单): one row per finding, header frozen and
     filtered, severity coloured; returns the path. With ``limit``, the first ``limit`` rows of
     the worklist order (money, then severity) are listed and a last row says how many more
-    are in findings.csv."""
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Alignment, Font, PatternFill
-    from openpyxl.utils import get_column_letter
-
-    rows = finding_rows(sheet, findings, pack, impact)
+    are in findings.csv. ``rows`` are :func:`finding_rows` of the same arguments when the
+    caller has them already (the report needs them too)."""
+    if rows is None:
+        rows = finding_rows(sheet, findings, pack, impact)
     more = len(rows) - limit if limit is not None and len(rows) > limit else 0
     if more:
         rows = rows.head(limit)
-    book = Workbook(write_only=True)  # rows stream to disk: memory does not grow with them
-    ws = book.create_sheet("工作清单")
-    for index, (_, _, width) in enumerate(SHEET_COLUMNS, start=1):
-        ws.column_dimensions[get_column_letter(index)].width = width
-    ws.freeze_panes = "A2"
-    ws.auto_filter.ref = f"A1:{get_column_letter(len(SHEET_COLUMNS))}{len(rows) + 1}"
-    header = []
-    for _, text, _ in SHEET_COLUMNS:
-        cell = WriteOnlyCell(ws, text)
-        cell.font = Font(bold=True)
-        cell.alignment = Alignment(wrap_text=True, vertical="top")
-        header.append(cell)
-    ws.append(header)
+    book = open_workbook(path)  # rows stream to a temporary file: memory does not grow
+    ws = book.add_worksheet("工作清单")
+    for index, (_, _, width) in enumerate(SHEET_COLUMNS):
+        ws.set_column_pixels(index, index, column_pixels(width))
+    ws.freeze_panes(1, 0)
+    ws.autofilter(0, 0, len(rows), len(SHEET_COLUMNS) - 1)
+    header = book.add_format({"bold": True, "text_wrap": True, "valign": "top"})
+    for index, (_, text, _) in enumerate(SHEET_COLUMNS):
+        ws.write_string(0, index, text, header)
     names = [name for name, _, _ in SHEET_COLUMNS]
-    amount_col = names.index("amount")
-    severity_col = names.index("severity")
-    fills = {s: PatternFill("solid", start_color=c, end_color=c) for s, c in FILLS.items()}
-    for values in rows[names].itertuples(index=False):
-        line = [None if (isinstance(v, float) and pd.isna(v)) or v is pd.NA else v for v in values]
-        line = [str(v) if not isinstance(v, (float, int, type(None))) else v for v in line]
-        cells: list = list(line)
-        amount = cells[amount_col] = WriteOnlyCell(ws, line[amount_col])
-        amount.number_format = "#,##0.00"
-        fill = fills.get(str(line[severity_col]))
-        if fill is not None:
-            cells[severity_col] = WriteOnlyCell(ws, line[severity_col])
-            cells[severity_col].fill = fill
-        ws.append(cells)
+    amount_col, severity_col = names.index("amount"), names.index("severity")
+    money = book.add_format({"num_format": "#,##0.00"})
+    fills = {s: book.add_format({"pattern": 1, "bg_color": f"#{c}"}) for s, c in FILLS.items()}
+    columns = [_cells(rows[name]) for name in names]
+    for number, line in enumerate(zip(*columns, strict=True), start=1):
+        for col, value in enumerate(line):
+            style = money if col == amount_col else None
+            if col == severity_col:
+                style = fills.get(str(value)) if value is not None else None
+            _write(ws, number, col, value, style)
     if more:
-        ws.append([f"另有 {more} 条问题见 findings.csv / {more} more findings in findings.csv"])
-    return save_workbook(book, path)
+        text = f"另有 {more} 条问题见 findings.csv / {more} more findings in findings.csv"
+        ws.write_string(len(rows) + 1, 0, text)
+    book.close()
+    return Path(path)
+
+
+def _cells(column: pd.Series) -> list:
+    """A column's cell values: None for missing, numbers as they are, anything else as text."""
+    out = []
+    for v in column.tolist():
+        if v is None or v is pd.NA or (isinstance(v, float) and v != v):
+            out.append(None)
+        elif isinstance(v, (float, int)):
+            out.append(v)
+        else:
+            out.append(str(v))
+    return out
+
+
+def _write(ws: Any, row: int, col: int, value: Any, style: Any) -> None:
+    """One cell as openpyxl wrote it: empty text is no value (a styled cell keeps its style),
+    text is never read as a formula or a link."""
+    if value is None or value == "":
+        if style is not None:
+            ws.write_blank(row, col, None, style)
+    elif isinstance(value, bool):
+        ws.write_boolean(row, col, value, style)
+    elif isinstance(value, (int, float)):
+        ws.write_number(row, col, value, style)
+    else:
+        ws.write_string(row, col, value[:STRING_MAX], style)
