@@ -8,7 +8,14 @@ from collections import defaultdict
 
 from hutong.adapters.hl7v2.er7 import Message, Segment
 from hutong.adapters.hl7v2.profile import Profile
-from hutong.adapters.hl7v2.values import Unreadable, masked, person_name, timestamp
+from hutong.adapters.hl7v2.values import (
+    CACHE_SIZE,
+    Unreadable,
+    masked,
+    person_name,
+    timestamp,
+)
+from hutong.model import SCHEMAS
 
 
 class Rejected(Exception):
@@ -49,6 +56,19 @@ class Notes:
         return out
 
 
+_UNSEEN = object()
+_NONE: frozenset[str] = frozenset()
+_TIMES: dict[tuple[str, ...], dict[str, tuple[dt.datetime, str | None] | None]] = {}
+
+
+def _times_of(formats: tuple[str, ...]) -> dict[str, tuple[dt.datetime, str | None] | None]:
+    """The timestamps read so far with ``formats`` (None for an unreadable text)."""
+    found = _TIMES.get(formats)
+    if found is None:
+        found = _TIMES[formats] = {}
+    return found
+
+
 class Context:
     """One message being converted: provenance, profile, notes and the rows produced."""
 
@@ -62,8 +82,13 @@ class Context:
         self.profile = profile
         self.notes = notes
         self.rows: dict[str, list[dict]] = defaultdict(list)
-        # TS values read in this message: OBR-7 and every OBX-14 are often the same text
-        self._times: dict[str, tuple[dt.datetime, str | None]] = {}
+        # rows already as values in their table's schema column order, for tables no profile
+        # map sets a column of (``mapped``); a table's rows are all here or all in ``rows``
+        self.ordered: dict[str, list[tuple]] = defaultdict(list)
+        self.mapped = {m.table for m in profile.maps} if profile.maps else _NONE
+        # TS values already read with this profile's formats: OBR-7 and every OBX-14 of a
+        # message are often the same text, and a feed's messages share their times too
+        self._times = _times_of(profile.datetime_formats)
 
     def where(self, seg: Segment | None) -> str:
         return f"{self.record}/{seg.label}" if seg is not None else self.record
@@ -74,15 +99,18 @@ class Context:
         self.rows[table].append(row)
         return row
 
-    def put(self, table: str, seg: Segment | None, row: dict) -> dict:
-        """:meth:`add` of a row the caller built (the same keys in the same order)."""
+    def keep(self, table: str, seg: Segment | None, row: dict) -> None:
+        """:meth:`add` of a row the caller built: as values in schema order (:attr:`ordered`)
+        unless a profile map sets a column of ``table``."""
         row["source"] = self.source
         row["locator"] = (
             f"{self.record}/{seg.name}[{seg.number}]" if seg is not None else self.record
         )
         row["vendor"] = self.vendor
-        self.rows[table].append(row)
-        return row
+        if table in self.mapped:
+            self.rows[table].append(row)
+        else:
+            self.ordered[table].append(tuple(map(row.get, SCHEMAS[table].names)))
 
     def text(self, seg: Segment | None, n: int, comp: int = 1, sub: int = 1) -> str | None:
         """A decoded value, None when empty or masked (``***``)."""
@@ -100,16 +128,25 @@ class Context:
         if text is None:
             return None
         assert seg is not None
-        try:
-            known = self._times.get(text)
-            if known is None:
-                known = self._times[text] = timestamp(text, self.profile.datetime_formats)
-            value, offset = known
-        except Unreadable:
+        return self.moment(seg, n, text)
+
+    def moment(self, seg: Segment, n: int, text: str) -> dt.datetime | None:
+        """:meth:`when` of the non-empty text ``text`` already read from field ``n`` of ``seg``."""
+        known = self._times.get(text, _UNSEEN)
+        if known is _UNSEEN:
+            try:
+                known = timestamp(text, self.profile.datetime_formats)
+            except Unreadable:
+                known = None
+            if len(self._times) >= CACHE_SIZE:
+                self._times.clear()
+            self._times[text] = known
+        if known is None:
             self.notes.add(
                 f"{seg.name}-{n}: not an HL7 date/time, left empty ({text[:40]!r})", self.where(seg)
             )
             return None
+        value, offset = known
         if offset:
             self.notes.add(
                 f"UTC offset {offset} dropped, local time kept as written", self.where(seg)

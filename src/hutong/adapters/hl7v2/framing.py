@@ -119,12 +119,15 @@ def chunks(stream: BinaryIO, envelope: Envelope) -> Iterator[Chunk]:
         line = raw.lstrip(_BLANK)
         if line.startswith(BOM):
             line = line[len(BOM) :].lstrip(_BLANK)
-        if not line.rstrip(_EMPTY):
+        if not line or (line[0] in _EMPTY and not line.rstrip(_EMPTY)):
             continue
         head = line[:3]
-        named = len(line) == 3 or not line[3:4].isalnum()  # "MSH|", not "MSHX"
-        is_msh = named and head == b"MSH"
-        is_batch = named and head in _BATCH
+        if head == b"MSH" or head in _BATCH:
+            named = len(line) == 3 or not line[3:4].isalnum()  # "MSH|", not "MSHX"
+            is_msh = named and head == b"MSH"
+            is_batch = named and head in _BATCH
+        else:
+            is_msh = is_batch = False
         if pending and not (is_msh or is_batch):
             # A batch segment followed by ordinary segments sits inside the message.
             assert current is not None

@@ -71,8 +71,8 @@ def header(msg: Message) -> tuple[Header, list[str]]:
 
 def convert(ctx: Context, head: Header) -> None:
     """Write the rows of a supported message into ``ctx``; raise :class:`Rejected` otherwise."""
-    kinds = {**table("messages", "kinds"), **ctx.profile.messages}
-    kind = kinds.get(head.name)
+    # the profile's kinds extend (and override) the built-in ones
+    kind = ctx.profile.messages.get(head.name) or table("messages", "kinds").get(head.name)
     if kind is None:
         raise Rejected(
             "unsupported",

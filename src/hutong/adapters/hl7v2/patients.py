@@ -7,6 +7,7 @@ linking stage rejects clinical rows whose patient nobody sent.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from hutong.adapters.hl7v2.context import Context, Rejected, no_patient
 from hutong.adapters.hl7v2.er7 import Segment
@@ -25,13 +26,18 @@ class Identifier:
     @property
     def certificate(self) -> str | None:
         """证件类别 when this identifier is an ID document number (身份证 → 01)."""
-        certs = table("identifier_types", "certificates")
-        if self.type.upper() in certs:
-            return certs[self.type.upper()]
-        for word, kind in certs.items():  # an authority written out, e.g. 居民身份证
-            if not word.isascii() and word in self.authority:
-                return kind
-        return None
+        return _certificate_of(self.type, self.authority)
+
+
+@lru_cache(maxsize=4096)  # a feed has a handful of identifier types and authorities
+def _certificate_of(kind: str, authority: str) -> str | None:
+    certs = table("identifier_types", "certificates")
+    if kind.upper() in certs:
+        return certs[kind.upper()]
+    for word, cert in certs.items():  # an authority written out, e.g. 居民身份证
+        if not word.isascii() and word in authority:
+            return cert
+    return None
 
 
 def identifiers(pid: Segment) -> list[Identifier]:
@@ -44,11 +50,12 @@ def identifiers(pid: Segment) -> list[Identifier]:
     return out
 
 
-def patient_id(ctx: Context, pid: Segment) -> str:
+def patient_id(ctx: Context, pid: Segment, ids: list[Identifier] | None = None) -> str:
     """The sender's patient id: a PID-3 of type MR/PI..., else the first that is no ID document,
     else PID-2 (the pre-2.5 external id) or PID-4, else an ID document number; reject when
-    none."""
-    ids = identifiers(pid)
+    none. ``ids`` are the ``identifiers(pid)`` when the caller has them."""
+    if ids is None:
+        ids = identifiers(pid)
     preferred = table("identifier_types")["patient"]
     for kind in preferred:
         for ident in ids:
@@ -68,8 +75,8 @@ def patient_id(ctx: Context, pid: Segment) -> str:
 
 def write_patient(ctx: Context, pid: Segment) -> str:
     """Add the patient row of ``pid``; return its patient id."""
-    pid_value = patient_id(ctx, pid)
     ids = identifiers(pid)
+    pid_value = patient_id(ctx, pid, ids)
     medcasno = next((i.value for i in ids if i.type.upper() == "MR"), None)
     cert_type, certno = _certificate(ids, ctx.text(pid, 19))
     sex = ctx.text(pid, 8)

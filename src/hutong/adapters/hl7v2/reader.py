@@ -8,12 +8,15 @@ record of its own, rejected. Nothing raises for bad input: a bug in a converter 
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import cache
 from itertools import repeat
 from operator import itemgetter
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -55,16 +58,42 @@ def read(
             why = "UTF-16 file: HL7 v2 files are read as byte streams (UTF-8, GB18030, Latin-1)"
             yield Batch(source, KIND, 1, {}, [Reject(source, path.name, "encoding", why)])
             return
-        for chunk in chunks(stream, envelope):
-            part.read += 1
-            _record(chunk, path, prof, part)
-            if part.read >= batch_size:
-                yield _batch(source, part, [])
-                part = _Slice()
-    notes = envelope.notes()
-    if part.read == 0 and not notes and not part.notes.counts:
-        notes.append("empty file / 空文件")
-    yield _batch(source, part, notes)
+        records = chunks(stream, envelope)
+        while True:
+            with _paused_gc():  # never across a yield: the consumer runs with the collector on
+                for chunk in records:
+                    part.read += 1
+                    _record(chunk, path, prof, part)
+                    if part.read >= batch_size:
+                        break
+                else:
+                    break
+                full = _batch(source, part, [])
+            yield full
+            part = _Slice()
+        notes = envelope.notes()
+        if part.read == 0 and not notes and not part.notes.counts:
+            notes.append("empty file / 空文件")
+        last = _batch(source, part, notes)
+    yield last
+
+
+@contextmanager
+def _paused_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a batch is filled: its rows are many small
+    acyclic dicts and tuples, which make young collections run over and over and find nothing
+    (reference counting frees them as usual). The objects made meanwhile are moved to the
+    oldest generation on the way out, so the first collection afterwards does not walk them."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if gc.get_freeze_count() == 0:  # never thaw what the application froze itself
+            gc.freeze()
+            gc.unfreeze()
+        if was_enabled:
+            gc.enable()
 
 
 def _record(chunk: Chunk, path: Path, profile: Profile, part: _Slice) -> None:
@@ -82,7 +111,7 @@ def _record(chunk: Chunk, path: Path, profile: Profile, part: _Slice) -> None:
         return
     record = f"{path.name}#{chunk.number}"
     try:
-        rows = _message(chunk, source, record, profile, part.notes)
+        rows, ordered = _message(chunk, source, record, profile, part.notes)
     except Rejected as exc:
         where = f"message {chunk.number} (line {chunk.line})"
         value = None if exc.value is None else str(exc.value)[:200]
@@ -95,17 +124,24 @@ def _record(chunk: Chunk, path: Path, profile: Profile, part: _Slice) -> None:
     for table, table_rows in rows.items():
         if table_rows:
             part.rows.setdefault(table, []).extend(_values(table, table_rows))
+    for table, values in ordered.items():
+        if values:
+            part.rows.setdefault(table, []).extend(values)
 
 
 def _values(table: str, rows: list[dict]) -> list[tuple]:
     """Each row's values in schema column order, taken while the message's rows are fresh (one
     C call per row) so the batch's frame is a transposition, not a lookup per cell."""
-    getter = _getter(table)
-    try:
-        return list(map(getter, rows))
-    except KeyError:  # a row without some column: None there, as ``row.get`` gives
-        names = SCHEMAS[table].names
-        return [tuple(map(row.get, names)) for row in rows]
+    if table not in _PARTIAL:
+        try:
+            return list(map(_getter(table), rows))
+        except KeyError:  # a row without some column: None there, as ``row.get`` gives
+            _PARTIAL.add(table)  # converters write such rows of this table: go there first
+    names = SCHEMAS[table].names
+    return [tuple(map(row.get, names)) for row in rows]
+
+
+_PARTIAL: set[str] = set()  # tables whose rows were found without some of their columns
 
 
 @cache
@@ -113,7 +149,10 @@ def _getter(table: str) -> Callable[[dict], tuple]:
     return itemgetter(*SCHEMAS[table].names)
 
 
-def _message(chunk: Chunk, source: str, record: str, profile: Profile, notes: Notes) -> dict:
+def _message(
+    chunk: Chunk, source: str, record: str, profile: Profile, notes: Notes
+) -> tuple[dict[str, list[dict]], dict[str, list[tuple]]]:
+    """The message's rows by table: as dicts, and as values in schema order."""
     if chunk.problem is not None:
         raise Rejected(chunk.problem.reason, chunk.problem.message, chunk.problem.field)
     text = decode_message(b"\r".join(chunk.lines), declared(chunk.lines[0]))
@@ -135,7 +174,7 @@ def _message(chunk: Chunk, source: str, record: str, profile: Profile, notes: No
     convert(ctx, head)
     for where in sorted(msg.syntax.truncated):
         notes.add(f"{where}: value truncated by the sender (truncation character)", record)
-    return ctx.rows
+    return ctx.rows, ctx.ordered
 
 
 def _batch(source: str, part: _Slice, notes: list[str]) -> Batch:
@@ -161,7 +200,7 @@ def _frame(table: str, rows: list[tuple]) -> pd.DataFrame:
             dtype = "Int32"
         elif pa.types.is_floating(f.type):
             dtype = "float64"
-            values = [float("nan") if v is None else v for v in values]
+            values = np.array(values, dtype=np.float64)  # None becomes NaN
         else:
             dtype = "object"  # strings and dates (date32) stay Python objects, None for null
         columns[f.name] = pd.Series(values, dtype=dtype)

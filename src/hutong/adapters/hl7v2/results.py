@@ -8,12 +8,20 @@ order number + "/" + OBR set id, observation_id that + "/" + OBX set id.
 from __future__ import annotations
 
 from hutong.adapters.hl7v2.context import Context, Rejected, no_patient
-from hutong.adapters.hl7v2.er7 import Segment
+from hutong.adapters.hl7v2.er7 import MAX_REPS, Segment
 from hutong.adapters.hl7v2.orders import order_numbers
 from hutong.adapters.hl7v2.patients import write_patient
 from hutong.adapters.hl7v2.tables import code
-from hutong.adapters.hl7v2.values import coded, integer, maybe_number, ref_range, unit
+from hutong.adapters.hl7v2.values import (
+    CACHE_SIZE,
+    coded,
+    integer,
+    maybe_number,
+    ref_range,
+    unit,
+)
 from hutong.adapters.hl7v2.visits import visit_number
+from hutong.model import SCHEMAS
 
 CODED = ("CE", "CWE", "CNE", "CF")
 TEXT_TYPES = ("ST", "TX", "FT")
@@ -105,6 +113,153 @@ def _report(
 
 
 def _observation(ctx: Context, obx: Segment, report: dict) -> None:
+    fields = _plain(obx)
+    if fields is None:
+        _decoded_observation(ctx, obx, report)
+        return
+    # Nothing to decode: each value is the text between delimiters, cut out here without the
+    # segment's readers (this runs for every result of a feed, a dozen per message).
+    d = obx.syntax.delimiters
+    comp, mark = d.component, d.repetition
+    ordinal = report["ordinal"] = report["ordinal"] + 1
+    raw = fields[1]
+    setid = integer(raw.split(mark, 1)[0].split(comp, 1)[0]) if raw else None
+    key = str(setid if setid is not None else ordinal)
+    seen = report["observations"]
+    if key in seen:
+        key = f"{key}.{ordinal}"
+    seen.add(key)
+    test_key = (comp, mark, fields[2], fields[3], fields[6], fields[7])
+    test = _TESTS.get(test_key)
+    if test is None:
+        test = _test(test_key)
+    local_code, local_name, code_, code_system, map_status, name, vtype, unit_, ref, low, high = (
+        test
+    )
+    raw = fields[8]
+    if not raw:
+        flag = None
+    elif mark in raw:
+        flags = [r.split(comp, 1)[0].strip() for r in obx.reps(8)]
+        flag = "~".join(f for f in flags if f) or None
+    else:
+        flag = raw.split(comp, 1)[0].strip() or None
+    raw = fields[11]
+    status = raw.split(mark, 1)[0].split(comp, 1)[0].strip() if raw else None
+    if status and status[:1] == "*":
+        status = ctx.text(obx, 11)  # masked (***) or not: the general reading decides
+    raw = fields[5]
+    if raw:
+        reps = raw.split(mark, MAX_REPS) if mark in raw else [raw]
+        value_num, value_text, value_code, value_system = _value(
+            ctx, obx, vtype, reps[:MAX_REPS], True
+        )
+    else:
+        value_num = value_text = value_code = value_system = None
+    raw = fields[14]
+    text = raw.split(mark, 1)[0].split(comp, 1)[0].strip() if raw else ""
+    if not text:
+        when = None
+    elif text[:1] == "*":
+        when = ctx.when(obx, 14)  # masked (***) or not: the general reading decides
+    else:
+        when = ctx.moment(obx, 14, text)
+    report_id = report["report_id"]
+    values = (
+        f"{report_id}/{key}",
+        report["patient_id"],
+        report["mdtrt_id"],
+        report_id,
+        setid if setid is not None else ordinal,
+        local_code,
+        local_name,
+        code_,
+        code_system,
+        map_status,
+        name,
+        vtype or None,
+        value_num,
+        value_text,
+        value_code,
+        value_system,
+        unit_,
+        ref,
+        low,
+        high,
+        flag,
+        _result_status(status) if status else None,
+        when or report["effective_time"],
+        report["category_code"],
+        ctx.source,
+        f"{ctx.record}/OBX[{obx.number}]",
+        ctx.vendor,
+    )
+    if ROW_TUPLES and "observation" not in ctx.mapped:
+        ctx.ordered["observation"].append(values)  # the schema's column order
+    else:  # where the decoding path's rows go too, so the table keeps the message's order
+        ctx.keep("observation", obx, dict(zip(COLUMNS[:-3], values, strict=False)))
+
+
+# The observation table's columns, in the order the fast path writes a row's values: while the
+# canonical schema has them so, rows skip the dict (a profile that maps a field onto an
+# observation column still gets dicts, which apply_maps sets).
+COLUMNS = (
+    "observation_id", "patient_id", "mdtrt_id", "report_id", "seq", "local_code", "local_name",
+    "code", "code_system", "map_status", "name", "value_type", "value_num", "value_text",
+    "value_code", "value_system", "unit", "ref_range", "ref_low", "ref_high", "abnormal_flag",
+    "status", "effective_time", "category", "source", "locator", "vendor",
+)  # fmt: skip
+ROW_TUPLES = tuple(SCHEMAS["observation"].names) == COLUMNS
+
+
+# What the test fields of a plain OBX (type, code, unit, range: OBX-2, -3, -6, -7) give. A feed
+# repeats the same few hundred tests, so each distinct combination is read once; the key holds
+# the delimiters, which a message may choose.
+_TESTS: dict[tuple[str, ...], tuple] = {}
+_STATUSES: dict[str, str] = {}
+
+
+def _test(key: tuple[str, ...]) -> tuple:
+    """Read and remember what the test fields of ``key`` give, as the segment readers would
+    for a plain OBX."""
+    comp, mark, vtype_raw, code_raw, unit_raw, ref_raw = key
+    term = coded(code_raw.split(mark, 1)[0].split(comp) if code_raw else [])
+    vtype = vtype_raw.split(mark, 1)[0].split(comp, 1)[0].strip().upper()
+    ref = ref_raw.strip() or None
+    low, high = ref_range(ref) if ref else (None, None)
+    units = unit_raw.split(mark, 1)[0].split(comp) if unit_raw else []
+    found = (
+        term.local_code,
+        term.local_name,
+        term.code,
+        term.code_system,
+        "source" if term.code else None,
+        term.text,
+        vtype,
+        unit(units),
+        ref,
+        low,
+        high,
+    )
+    if len(_TESTS) >= CACHE_SIZE:
+        _TESTS.clear()
+    _TESTS[key] = found
+    return found
+
+
+def _result_status(status: str) -> str:
+    """The canonical result status of an OBX-11 value (HL7 0085), ``unknown`` when unlisted."""
+    found = _STATUSES.get(status)
+    if found is None:
+        found = code("result_status", status) or "unknown"
+        if len(_STATUSES) < CACHE_SIZE:
+            _STATUSES[status] = found
+    return found
+
+
+def _decoded_observation(ctx: Context, obx: Segment, report: dict) -> None:
+    """An observation row read through the segment's decoding readers (escapes, subcomponents,
+    nulls or truncation somewhere in the OBX)."""
     ordinal = report["ordinal"] = report["ordinal"] + 1
     setid = integer(obx.value(1))
     key = str(setid if setid is not None else ordinal)
@@ -112,20 +267,10 @@ def _observation(ctx: Context, obx: Segment, report: dict) -> None:
     if key in seen:
         key = f"{key}.{ordinal}"
     seen.add(key)
-    fields = _plain(obx)
-    if fields is not None:  # nothing to decode: each value is the text between delimiters
-        comp, mark = obx.syntax.delimiters.component, obx.syntax.delimiters.repetition
-        term = coded(fields[3].split(mark, 1)[0].split(comp) if fields[3] else [])
-        vtype = fields[2].split(mark, 1)[0].split(comp, 1)[0].strip().upper()
-        ref = fields[7].strip() or None
-        flags = [r.split(comp, 1)[0].strip() for r in obx.reps(8)]
-        units = fields[6].split(mark, 1)[0].split(comp) if fields[6] else []
-    else:
-        term = coded(obx.components(3))
-        vtype = obx.value(2).strip().upper()
-        ref = obx.text(7).strip() or None
-        flags = [f.strip() for f in obx.values(8)]
-        units = None
+    term = coded(obx.components(3))
+    vtype = obx.value(2).strip().upper()
+    ref = obx.text(7).strip() or None
+    flags = [f.strip() for f in obx.values(8)]
     low, high = ref_range(ref) if ref else (None, None)
     status = ctx.text(obx, 11)
     report_id = report["report_id"]
@@ -143,16 +288,18 @@ def _observation(ctx: Context, obx: Segment, report: dict) -> None:
         "name": term.text,
         "value_type": vtype or None,
     }
-    _value(ctx, obx, vtype, row)
-    row["unit"] = unit(obx.components(6) if units is None else units)
+    (row["value_num"], row["value_text"], row["value_code"], row["value_system"]) = _value(
+        ctx, obx, vtype, obx.reps(5), False
+    )
+    row["unit"] = unit(obx.components(6))
     row["ref_range"] = ref
     row["ref_low"] = low
     row["ref_high"] = high
     row["abnormal_flag"] = "~".join(f for f in flags if f) or None
-    row["status"] = (code("result_status", status) or "unknown") if status else None
+    row["status"] = _result_status(status) if status else None
     row["effective_time"] = ctx.when(obx, 14) or report["effective_time"]
     row["category"] = report["category_code"]
-    ctx.put("observation", obx, row)
+    ctx.keep("observation", obx, row)
 
 
 def _plain(seg: Segment) -> list[str] | None:
@@ -168,43 +315,39 @@ def _plain(seg: Segment) -> list[str] | None:
     return fields if len(fields) > 14 else fields + [""] * (15 - len(fields))
 
 
-def _value(ctx: Context, obx: Segment, vtype: str, out: dict) -> None:
-    """OBX-5 by its value type into ``out``: value_num, value_text, value_code, value_system."""
-    out["value_num"] = out["value_text"] = out["value_code"] = out["value_system"] = None
-    reps = obx.reps(5)
+def _value(
+    ctx: Context, obx: Segment, vtype: str, reps: list[str], plain: bool
+) -> tuple[float | None, str | None, str | None, str | None]:
+    """OBX-5 by its value type: (value_num, value_text, value_code, value_system). ``reps`` are
+    OBX-5's raw repetitions; ``plain`` says they hold nothing to decode."""
     if not reps or not any(reps):
-        return
+        return None, None, None, None
     if len(reps) > 1 and vtype in (*CODED, "SN"):
         ctx.notes.add(f"OBX-5 {vtype} repetitions after the first not converted", ctx.where(obx))
     if vtype in CODED:
-        parts = obx.components(5)
-        out["value_code"] = parts[0] or None
-        out["value_text"] = (
-            (parts[1] if len(parts) > 1 else "") or (parts[8] if len(parts) > 8 else "") or None
-        )
-        out["value_system"] = (parts[2] if len(parts) > 2 else "") or None
-        return
+        parts = reps[0].split(obx.syntax.delimiters.component) if plain else obx.components(5)
+        said = (parts[1] if len(parts) > 1 else "") or (parts[8] if len(parts) > 8 else "")
+        system = (parts[2] if len(parts) > 2 else "") or None
+        return None, said or None, parts[0] or None, system
     if vtype == "SN":
-        parts = [*obx.components(5), "", "", "", ""][:4]
+        parts = reps[0].split(obx.syntax.delimiters.component) if plain else obx.components(5)
+        parts = [*parts, "", "", "", ""][:4]
         comparator, first, separator = parts[:3]
         if comparator in ("", "=") and not separator and maybe_number(first) is not None:
-            out["value_num"] = maybe_number(first)
-        else:
-            out["value_text"] = "".join(parts).strip() or None
-        return
-    texts = obx.texts(5)
+            return maybe_number(first), None, None, None
+        return None, "".join(parts).strip() or None, None, None
+    texts = reps if plain else obx.texts(5)
     if vtype == "NM" and len(texts) == 1:
-        out["value_num"] = maybe_number(texts[0])
-        if out["value_num"] is None:
-            out["value_text"] = texts[0].strip() or None
-            ctx.notes.add("OBX-5 of type NM is not a number, kept as text", ctx.where(obx))
-        return
+        number = maybe_number(texts[0])
+        if number is not None:
+            return number, None, None, None
+        ctx.notes.add("OBX-5 of type NM is not a number, kept as text", ctx.where(obx))
+        return None, texts[0].strip() or None, None, None
     if vtype in TIME_TYPES and len(texts) == 1:
         when, written = ctx.when(obx, 5), texts[0].strip()
         if when is None:
-            out["value_text"] = written or None
-        else:
-            out["value_text"] = when.date().isoformat() if len(written) <= 8 else when.isoformat()
-        return
+            return None, written or None, None, None
+        said = when.date().isoformat() if len(written) <= 8 else when.isoformat()
+        return None, said, None, None
     joined = "\n".join(texts) if vtype in TEXT_TYPES else "~".join(texts)
-    out["value_text"] = joined.strip() or None
+    return None, joined.strip() or None, None, None

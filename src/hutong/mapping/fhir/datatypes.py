@@ -36,7 +36,14 @@ def text(column: pd.Series) -> pd.Series:
         # and convert once, not through pandas' three passes.
         strings = pc.utf8_trim_whitespace(arrow)
         strings = pc.if_else(pc.equal(strings, ""), None, strings)
-        return pd.Series(strings.to_pylist(), index=column.index, dtype=object)
+        if is_object_dtype(column.dtype) and _same(strings, arrow):
+            # Python strings that are clean already (ids and systems made here, values
+            # cleaned before a join): keep them, only the missing ones become None
+            values = column.to_numpy(dtype=object, copy=True)
+            if arrow.null_count:
+                values[pc.is_null(arrow).to_numpy(zero_copy_only=False)] = None
+            return pd.Series(values, index=column.index, dtype=object)
+        return pd.Series(_objects(strings), index=column.index, dtype=object)
     strings = column.astype("string").str.strip()
     strings = strings.where(strings.ne(""))
     return strings.astype(object).where(strings.notna(), None)
@@ -54,6 +61,29 @@ def _arrow_strings(column: pd.Series) -> pa.Array | pa.ChunkedArray | None:
     return None
 
 
+def _same(cleaned: pa.Array | pa.ChunkedArray, strings: pa.Array | pa.ChunkedArray) -> bool:
+    """True when cleaning changed no string: none was trimmed, none was blank."""
+    if cleaned.null_count != strings.null_count:
+        return False
+    return pc.all(pc.equal(cleaned, strings)).as_py() is not False  # None: all missing
+
+
+SAMPLE = 1000  # values looked at to tell a column of repeated values
+
+
+def _objects(strings: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Arrow strings as an object array of ``str`` and ``None``. Most canonical columns repeat
+    a few values (vendor, code, unit, status), so when a sample says so each distinct value is
+    made a Python string once and shared by its rows; other columns convert value by value."""
+    if isinstance(strings, pa.ChunkedArray):
+        strings = strings.combine_chunks()
+    if len(strings) > SAMPLE and pc.count_distinct(strings[:SAMPLE]).as_py() < SAMPLE // 4:
+        encoded = pc.dictionary_encode(strings)
+        values = np.array([*encoded.dictionary.to_pylist(), None], dtype=object)
+        return values[encoded.indices.fill_null(len(values) - 1).to_numpy()]
+    return strings.to_numpy(zero_copy_only=False)
+
+
 def integers(column: pd.Series) -> pd.Series:
     """Whole numbers as ``int`` (``None`` when missing), e.g. ``seq`` read as float."""
     numbers = pd.to_numeric(column, errors="coerce").astype("Int64")
@@ -66,6 +96,20 @@ def date_times(column: pd.Series) -> pd.Series:
     Localised with the tz database rather than a fixed +08:00 so that times in China's summer
     time years (1986-1991) keep their true offset.
     """
+    naive = isinstance(column.dtype, np.dtype) and column.dtype.kind == "M"
+    if naive and len(column) > DISTINCT_FROM:
+        # A batch's results share their times (a dozen per report): each distinct time is
+        # spelled once, as every value's spelling depends on that value alone.
+        distinct, where = np.unique(column.to_numpy(), return_inverse=True)
+        spelled = _date_times(pd.Series(distinct, dtype=column.dtype)).to_numpy()
+        return pd.Series(spelled[where.reshape(-1)].tolist(), index=column.index, dtype=object)
+    return _date_times(column)
+
+
+DISTINCT_FROM = 64  # rows from which date_times spells distinct values only
+
+
+def _date_times(column: pd.Series) -> pd.Series:
     moments = pd.to_datetime(column, errors="coerce")
     if moments.dt.tz is None:
         standard_time = np.zeros(len(moments), dtype=bool)

@@ -14,7 +14,7 @@ as logical references by identifier and the other links are left out, so no row 
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 import pandas as pd
@@ -362,7 +362,8 @@ def _link(frame: pd.DataFrame, keys: pd.DataFrame) -> pd.DataFrame:
     """``frame`` with the id columns of ``keys`` where the shared columns match (left join; an
     optional link, so a row without a match keeps a missing id and is not rejected)."""
     on = [c for c in keys.columns if c in frame.columns]
-    return frame.merge(keys.drop_duplicates(on), how="left", on=on, validate="many_to_one")
+    # keys without duplicates are many-to-one by construction: no ``validate`` pass needed
+    return frame.merge(keys.drop_duplicates(on), how="left", on=on)
 
 
 def _usable(tables: dict[str, pd.DataFrame], table: str, found: list[Reject]) -> pd.DataFrame:
@@ -382,9 +383,26 @@ def _usable(tables: dict[str, pd.DataFrame], table: str, found: list[Reject]) ->
         found.append(_reject(frame.loc[i], "missing_value", message, names[0]))
     keys = [k for k in model.KEYS[table] if k in frame.columns]
     order = keys + [k for k in ("source", "locator") if k in frame.columns]
-    return (
-        frame[~bad].sort_values(order, kind="mergesort", na_position="last").reset_index(drop=True)
-    )
+    if bad.any():
+        frame = frame[~bad]
+    if _in_order(frame, order):  # as the pipeline hands tables over: sorted by their key
+        return frame.reset_index(drop=True)
+    return frame.sort_values(order, kind="mergesort", na_position="last").reset_index(drop=True)
+
+
+def _in_order(frame: pd.DataFrame, order: list[str]) -> bool:
+    """True when sorting by ``order`` would keep the rows as they are, because the first
+    column is strictly increasing (a key column is unique, so the others never decide)."""
+    if not order or not len(frame):
+        return True
+    first = frame[order[0]]
+    if first.dtype != object or first.isna().any():
+        return False
+    index = pd.Index(first, dtype=object)
+    try:
+        return index.is_monotonic_increasing and index.is_unique
+    except TypeError:  # values that do not compare (mixed types): let the sort decide
+        return False
 
 
 def _attach(
@@ -399,10 +417,12 @@ def _attach(
     ``field``, ...); rows without a match are rejected as orphans (``message`` is formatted with
     the row). With ``optional``, a row whose ``field`` is missing is kept, without the ids."""
     on = [c for c in keys.columns if c in frame.columns]
-    merged = frame.merge(keys.drop_duplicates(on), how="left", on=on, validate="many_to_one")
+    merged = frame.merge(keys.drop_duplicates(on), how="left", on=on)  # many-to-one, as above
     hit = merged[[c for c in keys.columns if c not in on]].notna().all(axis=1)
     if optional:
         hit |= merged[field].isna()
+    if hit.all():  # the usual case; the merge made a new frame with a fresh index
+        return merged
     for _, row in merged[~hit].iterrows():
         found.append(_reject(row, "orphan", message.format(**row.to_dict()), field))
     return merged[hit].reset_index(drop=True)
@@ -412,20 +432,32 @@ def _kept(resources: list[dict], frame: pd.DataFrame, field: str, found: list[Re
     """Which rows give a new resource id. A repeat that says the same is dropped quietly (a
     wide export repeats the patient on every stay); a repeat that differs is rejected."""
     ids = [r["id"] for r in resources]
-    names = [f"{r['resourceType']}/{r['id']}" for r in resources]
+    names = _Names(resources)
     return _firsts(resources, ids, names, frame, field, found)
+
+
+class _Names:
+    """``Type/id`` of each resource, spelled only for the few a reject message names."""
+
+    def __init__(self, resources: list[dict]):
+        self.resources = resources
+
+    def __getitem__(self, i: int) -> str:
+        return f"{self.resources[i]['resourceType']}/{self.resources[i]['id']}"
 
 
 def _firsts(
     items: list[dict],
     keys: list[str],
-    names: list[str],
+    names: Sequence[str] | _Names,
     frame: pd.DataFrame,
     field: str,
     found: list[Reject],
 ) -> pd.Series:
     """Which rows are the first of their key (see :func:`_kept`); ``names`` name the items in
     the reject message."""
+    if len(items) == len(keys) == len(set(keys)):  # no key twice: every row is the first
+        return pd.Series(True, index=frame.index, dtype=bool)
     first: dict[str, dict] = {}
     kept = []
     for i, (item, key) in enumerate(zip(items, keys, strict=True)):

@@ -99,10 +99,13 @@ def _may_differ(line: bytes) -> bool:
         return True
     if b"e-" not in line:
         return False
-    return any(
-        _MANTISSA.search(line, max(0, m.start() - 64), m.start()) is not None
-        for m in _EXPONENT.finditer(line)
-    )
+    for m in _EXPONENT.finditer(line):
+        start = m.start()
+        # a mantissa ends in a digit (0-9): most hits (ids, words) are ruled out by one byte
+        digit = start and 48 <= line[start - 1] <= 57
+        if digit and _MANTISSA.search(line, max(0, start - 64), start) is not None:
+            return True
+    return False
 
 
 def ndjson_bytes(resource: dict) -> bytes:

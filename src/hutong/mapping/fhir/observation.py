@@ -206,6 +206,11 @@ def _build(cols: dict[str, list]) -> list[dict]:
     ucum_system = hl7("ucum")
     codes = code_concepts(cols)
     units: dict[str | None, str | None] = {}
+    # what depends on one or two columns only is worked out once per distinct value; the
+    # elements made of it are fresh per row
+    status_of: dict[str | None, str] = {}
+    kinds: dict[tuple[str | None, str | None], dict | None] = {}
+    flag_sets: dict[str, list[dict] | None] = {}
     out = []
     append = out.append
     for (
@@ -223,10 +228,30 @@ def _build(cols: dict[str, list]) -> list[dict]:
         if rid:
             element["id"] = rid
         element["identifier"] = [{"system": key_system, "value": key_value}]
-        element["status"] = status(row_status, statuses, "final")
-        found = category(category_name, section, category_system)
-        if found:
-            element["category"] = [found]
+        said_status = status_of.get(row_status)
+        if said_status is None:
+            said_status = status_of[row_status] = status(row_status, statuses, "final")
+        element["status"] = said_status
+        kind_key = (category_name, section)
+        if kind_key not in kinds:
+            kinds[kind_key] = category(category_name, section, category_system)
+        found = kinds[kind_key]
+        if found:  # a fresh copy of the category's two shapes
+            if "coding" in found:
+                coded_kind = found["coding"][0]
+                element["category"] = [
+                    {
+                        "coding": [
+                            {
+                                "system": coded_kind["system"],
+                                "code": coded_kind["code"],
+                                "display": coded_kind["display"],
+                            }
+                        ]
+                    }
+                ]
+            else:
+                element["category"] = [{"text": found["text"]}]
         if code:
             element["code"] = code
         if patient is not None:
@@ -238,12 +263,19 @@ def _build(cols: dict[str, list]) -> list[dict]:
         if unit not in units:
             units[unit] = ucum(unit)
         ucum_code = units[unit]
-        if said is not None or number is not None or value_code is not None:
+        if said is None and number is not None:  # a number alone: what _value gives it
+            element["valueQuantity"] = _quantity(number, unit, ucum_code, ucum_system)
+        elif said is not None or number is not None or value_code is not None:
             element.update(_value(kind, said, number, unit, ucum_code, value_code, value_system))
         if flags is not None:
-            flagged = interpretations(flags, flag_system)
-            if flagged:
-                element["interpretation"] = flagged
+            if flags not in flag_sets:
+                flag_sets[flags] = interpretations(flags, flag_system)
+            flagged = flag_sets[flags]
+            if flagged:  # fresh copies of the two shapes
+                element["interpretation"] = [
+                    {"coding": [dict(one["coding"][0])]} if "coding" in one else dict(one)
+                    for one in flagged
+                ]
         if low is not None or high is not None or said_range:
             limits = {}
             if low is not None:

@@ -9,6 +9,8 @@ report is not dropped for it.
 
 from __future__ import annotations
 
+from functools import cache
+
 import pandas as pd
 
 from hutong.mapping.fhir.coded import code_concept, code_systems
@@ -121,6 +123,7 @@ def reports(frame: pd.DataFrame, results: dict[str, list[str]]) -> list[dict]:
     statuses = allowed("DiagnosticReport", "status")
     section_system = hl7("diagnostic_service")
     uid_system = dicom("uid")
+    order_systems = cache(lambda vendor: vendor_system(vendor, "order_id"))
     out = []
     for row in rows(cols):
         code = section(row["category"])
@@ -134,7 +137,7 @@ def reports(frame: pd.DataFrame, results: dict[str, list[str]]) -> list[dict]:
             order = {
                 "type": "ServiceRequest",
                 "identifier": {
-                    "system": vendor_system(row["vendor"], "order_id"),
+                    "system": order_systems(row["vendor"]),
                     "value": row["order_id"],
                 },
             }
@@ -144,6 +147,7 @@ def reports(frame: pd.DataFrame, results: dict[str, list[str]]) -> list[dict]:
                 "type": "ImagingStudy",
                 "identifier": {"system": uid_system, "value": f"urn:oid:{row['study_uid']}"},
             }
+        members = results.get(row["id"], ())
         name = code_concept(row) or {"text": SECTION[code] if code else row["category"]}
         out.append(
             compact(
@@ -159,7 +163,7 @@ def reports(frame: pd.DataFrame, results: dict[str, list[str]]) -> list[dict]:
                     "encounter": reference("Encounter", row["encounter"]),
                     "effectiveDateTime": row["effective"],
                     "issued": row["issued"],
-                    "result": [reference("Observation", i) for i in results.get(row["id"], [])],
+                    "result": [{"reference": f"Observation/{i}"} for i in members],
                     "imagingStudy": [study] if study else None,
                     "conclusion": row["conclusion"],
                 }
