@@ -18,7 +18,7 @@ from pydicom.filereader import read_partial
 from pydicom.uid import DeflatedExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from fuzz_dicom import example, seeds
-from hutong.adapters import dicom_header
+from hutong.adapters import dicom_header, dicom_memory
 from hutong.adapters.dicom import HEADER_TAGS, read, read_dir, sniff
 from hutong.adapters.dicom_header import Refused, read_header
 from test_dicom_synthetic import fileset, instance, one, reject, write
@@ -171,8 +171,8 @@ def test_a_parse_in_memory_stops_once_it_has_read_the_budget(tmp_path):
     )  # 260 KB of ReferencedSeriesSequence
     data = write(tmp_path / "a.dcm").read_bytes()
     data += b"\x08\x00\x15\x11SQ\x00\x00\xff\xff\xff\xff" + items
-    watch = dicom_header._Watch(memoryview(data), 64 * 1024)
-    with dicom_header.quiet(), pytest.raises(dicom_header._Unsure, match="budget"):
+    watch = dicom_memory._Watch(memoryview(data), 64 * 1024)
+    with dicom_header.quiet(), pytest.raises(dicom_memory._Unsure, match="budget"):
         read_partial(watch, None, None, force=True)
     assert watch.spoiled == "budget" and 64 * 1024 < watch.used < 65 * 1024
     assert watch.vouch() is None
@@ -335,19 +335,19 @@ def test_a_header_parsed_in_memory_is_the_one_the_budgeted_view_reads(tmp_path, 
         paths.append(tmp_path / name)
         paths[-1].write_bytes(data)
     taken = []
-    in_memory = dicom_header._in_memory
+    in_memory = dicom_header.in_memory
 
     def counted(*args):
         done = in_memory(*args)
         taken.append(done is not None)
         return done
 
-    monkeypatch.setattr(dicom_header, "_in_memory", counted)
+    monkeypatch.setattr(dicom_header, "in_memory", counted)
     outcomes = []
     for path in paths:
         before = len(taken)
         outcomes.append((header(path), len(taken) > before and taken[-1]))
-    monkeypatch.setattr(dicom_header, "_in_memory", lambda *args: None)  # the budgeted view
+    monkeypatch.setattr(dicom_header, "in_memory", lambda *args: None)  # the budgeted view
     for path, (got, _) in zip(paths, outcomes, strict=True):
         assert header(path) == got, path.name
     # every well-formed file but the deflated one (inflated through the budgeted view) was
