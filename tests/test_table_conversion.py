@@ -145,3 +145,25 @@ def test_date_times_read_from_arrow_are_the_ones_pandas_reads():
     assert list(bad) == list(want_bad)
     kept = want.notna().to_numpy()
     assert list(seconds[kept]) == list(want[kept].to_numpy().view(np.int64))
+
+
+@pytest.mark.parametrize(
+    ("days", "message"),
+    [("1.5", "not a whole number"), ("inf", "not a whole number"), ("3000000000", "out of range")],
+)
+def test_a_number_an_integer_column_cannot_hold_rejects_only_that_record(
+    tmp_path, monkeypatch, days, message
+):
+    path = tmp_path / "住院病案首页_days.csv"
+    with path.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow([*HEADER, "实际住院天数"])
+        for mdtrt_id, cell in (("ZY001", "5"), ("ZY002", days), ("ZY003", "3.0")):
+            writer.writerow([*row(住院流水号=mdtrt_id), cell])
+    for _, encounters, rejects, _ in both_ways(path, monkeypatch):
+        assert [(r["locator"], r["reason"], r["field"], r["value"]) for r in rejects] == [
+            ("住院病案首页_days.csv:3", "bad_number", "实际住院天数 (act_ipt_days)", days)
+        ]
+        assert message in rejects[0]["message"]
+        assert list(encounters["mdtrt_id"]) == ["ZY001", "ZY003"]
+        assert list(encounters["act_ipt_days"]) == [5, 3]

@@ -76,20 +76,33 @@ class RawTable:
 
     def _delimited_rows(self, sep: str | None = None) -> Iterator[tuple[list[str] | str, str]]:
         self.bad_bytes = 0
+        yield from self.records_from(0, 0, sep)
+        self.bad_bytes -= self.header_bad_bytes()
+
+    def records_from(
+        self, offset: int, lines: int, sep: str | None = None
+    ) -> Iterator[tuple[list[str] | str, str]]:
+        """The records of a delimited file from byte ``offset`` on, after ``lines`` lines (the
+        header first when both are 0), counting undecodable bytes into :attr:`bad_bytes`."""
         delimiter = DELIMITED[self.path.suffix.lower()]
         with self.path.open("rb") as binary:
-            if binary.read(len(codecs.BOM_UTF8)) != codecs.BOM_UTF8:
+            if offset:
+                binary.seek(offset)
+            elif binary.read(len(codecs.BOM_UTF8)) != codecs.BOM_UTF8:
                 binary.seek(0)
             text = io.TextIOWrapper(
                 binary, encoding=self.encoding, errors="surrogateescape", newline=""
             )
-            lines = self._counted(text)
+            counted = self._counted(text)
+            header = not offset and not lines
             if sep is None:
-                yield from _rows(self.path, lines, delimiter)
+                yield from _rows(self.path, counted, delimiter)
             else:
-                yield from _records(self.path, lines, delimiter, sep)
-        # the header's own undecodable bytes are not the records'
-        self.bad_bytes -= len(UNDECODED.findall("".join(self.header)))
+                yield from _records(self.path, counted, delimiter, sep, lines, header)
+
+    def header_bad_bytes(self) -> int:
+        """The header's own undecodable bytes (counted with the lines, not the records')."""
+        return len(UNDECODED.findall("".join(self.header)))
 
     def _counted(self, lines: Iterator[str]) -> Iterator[str]:
         """The lines, counting the bytes that did not decode (a clean line encodes)."""
@@ -191,31 +204,53 @@ SPACE += "\u2028\u2029\u202f\u205f\u3000"
 
 
 def _records(
-    path: Path, lines: Iterator[str], delimiter: str, sep: str
+    path: Path,
+    lines: Iterator[str],
+    delimiter: str,
+    sep: str,
+    number: int = 0,
+    header: bool = True,
 ) -> Iterator[tuple[list[str] | str, str]]:
     """:func:`_rows`, with each one-line record that needs no CSV parsing (no quote, NUL or
     ``sep``) as its cells joined by ``sep``: splitting it at the delimiter is what the CSV
-    reader would do. Other records are read by the CSV reader, from the same lines."""
-    number, header = 0, True
+    reader would do. Other records are read by the CSV reader, from the same lines.
+
+    ``number`` lines come before ``lines`` (a later stretch of the file, from a record's first
+    line on); ``header`` says the first record is the header, to be skipped."""
     for line in lines:
         number += 1
         start = number
-        if '"' in line or "\x00" in line or sep in line:
+        if csv_line(line, sep):
             reader = csv.reader(chain([line], lines), delimiter=delimiter, strict=False)
             row = next(reader)
             number += reader.line_num - 1
-            if not row or not (row[0].strip() or any(cell.strip() for cell in row)):
+            if blank_row(row):
                 continue
             record: list[str] | str = row
         else:
             body = line.rstrip("\r\n")
-            if not body.strip(SPACE + delimiter):
+            if blank_line(body, delimiter):
                 continue  # blank: only white space and delimiters
             record = body.replace(delimiter, sep)
         if header:
             header = False
             continue
         yield record, f"{path.name}:{start}"
+
+
+def csv_line(line: str, sep: str) -> bool:
+    """A line the CSV reader must read (it may start a record over several lines)."""
+    return '"' in line or "\x00" in line or sep in line
+
+
+def blank_row(row: list[str]) -> bool:
+    """A record of the CSV reader with nothing but white space: not a record."""
+    return not row or not (row[0].strip() or any(cell.strip() for cell in row))
+
+
+def blank_line(body: str, delimiter: str) -> bool:
+    """A plain line (no quote) holding only white space and delimiters: not a record."""
+    return not body.strip(SPACE + delimiter)
 
 
 def _header(path: Path, text, delimiter: str) -> list[str]:
