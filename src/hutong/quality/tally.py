@@ -5,13 +5,15 @@
 
 What the report's totals, rule table and charts and the manifest's counts need from every
 finding (``mdtrt_id, rule_id, severity``). Case counts add up because a partitioned run keeps
-each case whole in one part.
+each case whole in one part. The parts' other sums add up here too: indicator numerators and
+denominators (:func:`combine_indicators`), DRG and DIP summaries (:func:`sum_counts`).
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 
@@ -91,6 +93,33 @@ def tally(findings: pd.DataFrame) -> Tally:
         cases_with_findings=int(case.dropna().nunique()),
         cases_with_errors=int(errors.dropna().nunique()),
     )
+
+
+def combine_indicators(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """One indicator table from the parts': numerators and denominators add up."""
+    first = parts[0].copy()
+    num = sum(pd.to_numeric(p["numerator"]).fillna(0) for p in parts)
+    den = sum(pd.to_numeric(p["denominator"]).fillna(0) for p in parts)
+    known = pd.to_numeric(first["denominator"]).notna() | (den > 0)
+    first["numerator"] = num.where(known).astype("Float64")
+    first["denominator"] = den.where(known).astype("Float64")
+    first["rate"] = (first["numerator"] / first["denominator"].where(den > 0)).round(6)
+    return first
+
+
+def sum_counts(parts: list[dict]) -> dict:
+    """The parts' summaries added up: numbers summed (to the cent), anything else as the
+    first part has it."""
+    out: dict[str, Any] = {}
+    for part in parts:
+        for key, value in part.items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                out[key] = round(out.get(key, 0) + value, 2)
+            elif value is None:
+                out.setdefault(key, None)
+            else:
+                out.setdefault(key, value)
+    return out
 
 
 def _counts(values: pd.Series) -> pd.Series:
