@@ -363,17 +363,17 @@ def _text_array(values: pd.Series, to: pa.DataType) -> pa.Array:
     """A text column as Arrow without a Python object per cell where that can be avoided.
 
     Arrow-backed strings (the pandas default) are taken as they are; an object column is
-    converted with its missing cells masked (None, NaN, NA: null, as ``notna`` decides). What
-    pyarrow refuses takes the general path, so it fails (or succeeds) exactly as before."""
+    converted as it is, pyarrow's ``from_pandas`` making None, NaN and NA null (no ``isna``
+    pass). A missing value pyarrow does not know (NaT, a NumPy float32 NaN) makes it refuse
+    the column, and what pyarrow refuses takes the general path, which nulls what ``notna``
+    says is missing: the result, or the failure, is the same as before."""
     dtype = values.dtype
     if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
         array = pa.array(values.array, type=to)  # chunked when read from several batches
         return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
     if pd.api.types.is_object_dtype(dtype):
         try:
-            return pa.array(
-                values.to_numpy(), type=to, mask=values.isna().to_numpy(), from_pandas=True
-            )
+            return pa.array(values.to_numpy(), type=to, from_pandas=True)
         except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
             pass
     values = values.astype("object").where(values.notna(), None)
