@@ -8,9 +8,7 @@ record of its own, rejected. Nothing raises for bad input: a bug in a converter 
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from functools import cache
 from itertools import repeat
 from operator import itemgetter
@@ -27,6 +25,7 @@ from hutong.adapters.hl7v2.context import Context, Notes, Rejected
 from hutong.adapters.hl7v2.framing import Chunk, Envelope, chunks
 from hutong.adapters.hl7v2.messages import convert, header
 from hutong.adapters.hl7v2.profile import Profile, load
+from hutong.gcpause import paused_gc
 from hutong.model import SCHEMAS, Reject
 
 KIND = "hl7v2"
@@ -60,7 +59,7 @@ def read(
             return
         records = chunks(stream, envelope)
         while True:
-            with _paused_gc():  # never across a yield: the consumer runs with the collector on
+            with paused_gc():  # never across a yield: the consumer runs with the collector on
                 for chunk in records:
                     part.read += 1
                     _record(chunk, path, prof, part)
@@ -76,24 +75,6 @@ def read(
             notes.append("empty file / 空文件")
         last = _batch(source, part, notes)
     yield last
-
-
-@contextmanager
-def _paused_gc() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a batch is filled: its rows are many small
-    acyclic dicts and tuples, which make young collections run over and over and find nothing
-    (reference counting frees them as usual). The objects made meanwhile are moved to the
-    oldest generation on the way out, so the first collection afterwards does not walk them."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if gc.get_freeze_count() == 0:  # never thaw what the application froze itself
-            gc.freeze()
-            gc.unfreeze()
-        if was_enabled:
-            gc.enable()
 
 
 def _record(chunk: Chunk, path: Path, profile: Profile, part: _Slice) -> None:

@@ -13,13 +13,12 @@ as logical references by identifier and the other links are left out, so no row 
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 import pandas as pd
 
 from hutong import model
+from hutong.gcpause import paused_gc
 from hutong.mapping.fhir import (
     claim,
     coded,
@@ -106,29 +105,8 @@ def emit_fhir(
         assert validate(resources) == []
     """
     found = [] if rejects is None else rejects
-    with _paused_gc():
+    with paused_gc():
         return _emit(tables, found)
-
-
-@contextmanager
-def _paused_gc() -> Iterator[None]:
-    """Pause the cyclic garbage collector while building resources.
-
-    Millions of small acyclic dicts trigger repeated full collections that find nothing and
-    double the run time; reference counting still frees everything as usual. On the way out
-    the objects made meanwhile are moved to the oldest generation at once (freeze + unfreeze
-    splice lists), else the first young collection after ``gc.enable`` walks them all.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if gc.get_freeze_count() == 0:  # never thaw what the application froze itself
-            gc.freeze()
-            gc.unfreeze()
-        if was_enabled:
-            gc.enable()
 
 
 def _emit(tables: dict[str, pd.DataFrame], found: list[Reject]) -> dict[str, list[dict]]:
