@@ -9,13 +9,13 @@ import csv
 import io
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 from hutong.adapters import raw, table_chunks
 from hutong.adapters.profile import load_profile
 from hutong.adapters.table import batches, open_table
 from hutong.adapters.table_chunks import Chunk, parts
+from test_table_streaming import assert_same
 
 HEADER = ["住院流水号", "病案号", "姓名", "性别", "出生日期", "入院时间", "出院时间", "离院方式",
           "工作单位", "主要诊断编码", "主要诊断名称", "西药费"]  # fmt: skip
@@ -70,17 +70,6 @@ def converted(path: Path, size: int, workers: int = 1) -> list:
         tables = {t: a.to_pandas() for t, a in sorted(batch.tables.items())}
         out.append((batch.read, tables, [r.to_dict() for r in batch.rejects], batch.notes))
     return out
-
-
-def assert_same(got: list, want: list) -> None:
-    assert len(got) == len(want)
-    for (read, tables, rejects, notes), (read2, tables2, rejects2, notes2) in zip(
-        got, want, strict=True
-    ):
-        assert (read, rejects, notes) == (read2, rejects2, notes2)
-        assert tables.keys() == tables2.keys()
-        for name, frame in tables.items():
-            pd.testing.assert_frame_equal(frame, tables2[name])
 
 
 @pytest.mark.parametrize(("encoding", "bom"), [("gbk", False), ("utf-8", True)])
