@@ -217,13 +217,18 @@ def case_input(dx_rows, px_rows, setl: tuple, mid: str = "") -> CaseInput:
     oprninfo rows as records (dicts by column, in row order) and its setlinfo values of
     :data:`SETL_FIELDS` (missing ones None); same western filter, same principal choice."""
     dx = _record_lists([r for r in dx_rows if _western_row(r)], "diag_code", "maindiag_flag")
-    pmain, pother = _record_lists(px_rows, "oprn_oprt_code", "oprn_oprt_type")
+    return _case(*dx, *_record_lists(px_rows, "oprn_oprt_code", "oprn_oprt_type"), setl, mid)
+
+
+def _case(main, secondary, pmain, pother, setl: tuple, mid) -> CaseInput:
+    """One case's CaseInput from its diagnosis and procedure lists and its setlinfo values of
+    :data:`SETL_FIELDS`: without a principal procedure, the first other one is it."""
     if pmain is None and pother:
         pmain, pother = pother[0], pother[1:]
     gend, age, days, weight, way, los = (_value(v) for v in setl)
     return CaseInput(
-        principal_dx=dx[0],
-        secondary_dx=tuple(dx[1]),
+        principal_dx=main,
+        secondary_dx=tuple(secondary),
         principal_px=pmain,
         other_px=tuple(pother),
         sex=gend,
@@ -391,24 +396,8 @@ def group_facesheet(sheet, pack: DrgPack) -> pd.DataFrame:
     s = s.reindex(columns=cols)
     keys = _texts(s["mdtrt_id"])  # as _lists keys them
     values = (s[c].tolist() for c in cols)
-    for key, mid, gend, age, days, weight, way, los in zip(keys, *values, strict=True):
-        main, secondary = dx.get(key, (None, []))
-        pmain, pother = px.get(key, (None, []))
-        if pmain is None and pother:
-            pmain, pother = pother[0], pother[1:]
-        case = CaseInput(
-            principal_dx=main,
-            secondary_dx=tuple(secondary),
-            principal_px=pmain,
-            other_px=tuple(pother),
-            sex=_value(gend),
-            age=_value(age),
-            age_days=_value(days),
-            birth_weight=_value(weight),
-            discharge_way=_value(way),
-            los=_value(los),
-            mdtrt_id=mid,
-        )
+    for key, mid, *setl in zip(keys, *values, strict=True):
+        case = _case(*dx.get(key, (None, [])), *px.get(key, (None, [])), tuple(setl), mid)
         r = group(case, pack)
         rows.append((mid, r.mdc, r.adrg, r.drg, r.cc_status, r.reason, r.trace))
     return pd.DataFrame(
