@@ -31,6 +31,13 @@ SPILL = "spill"
 PARTS = "parts"
 
 
+# The deal appends a small slice to every partition's file for each spilled batch: unbuffered,
+# each slice was a write per column buffer (millions of system calls at 1M cases, half the
+# deal's time). LZ4 (GB/s) roughly halves what the spill and the partitions put on disk.
+_BUFFER = 1 << 16  # per open file: 64 KiB x partitions x tables stays small
+_WRITE = pa.ipc.IpcWriteOptions(compression="lz4")
+
+
 class Spill:
     """Append-only Arrow stream files, one per canonical table."""
 
@@ -48,9 +55,10 @@ class Spill:
         batch = frame if isinstance(frame, pa.Table) else conform(table, frame)
         writer = self._writers.get(table)
         if writer is None:
-            sink = pa.OSFile(str(self.folder / f"{table}.arrow"), "wb")
+            sink = pa.output_stream(str(self.folder / f"{table}.arrow"), buffer_size=_BUFFER)
             self._files[table] = sink
-            writer = self._writers[table] = pa.ipc.new_stream(sink, SCHEMAS[table])
+            writer = pa.ipc.new_stream(sink, SCHEMAS[table], options=_WRITE)
+            self._writers[table] = writer
         writer.write_table(batch)
         self.rows[table] = self.rows.get(table, 0) + len(frame)
 
