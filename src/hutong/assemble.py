@@ -1,8 +1,9 @@
 """The run's outputs from its partitions' parts, in partition order.
 
-Per-case files are concatenated (CSV parts keep one header), FHIR NDJSON per type, bundles
-renumbered; the QC job finishes over its parts; the coders' queue and the counts are summed;
-rejects are sorted. A run of one partition gives exactly what processing it whole gives.
+Per-case files are concatenated as the parts finish (CSV parts keep one header; see
+:class:`Appender`), bundles renumbered; the QC job finishes over its parts; the coders' queue
+and the counts are summed; rejects are sorted. A run of one partition gives exactly what
+processing it whole gives.
 """
 
 from __future__ import annotations
@@ -11,30 +12,80 @@ import json
 import shutil
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import pandas as pd
-
-from hutong.quality.job import concat_files
 
 NODES = ("setlinfo", "diseinfo", "oprninfo", "iteminfo")
 QUEUE_KEY = ["table", "target_system", "local_code", "local_name"]
 
 
-def facesheet(parts: list[Path], out: Path) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    for name in (*(f"{n}.csv" for n in NODES), "4101.ndjson"):
-        concat_files([p / "facesheet" / name for p in parts], out / name)
+FACESHEET_FILES = (*(f"{n}.csv" for n in NODES), "4101.ndjson")
+
+
+class Appender:
+    """The run's concatenated outputs, appended part by part as the partitions finish.
+
+    ``files`` maps a folder of each part to the names concatenated from it into the same
+    folder of ``out`` (``None``: whatever ``*.ndjson`` the part has, the FHIR types). Parts are
+    taken in order only, each once its ``done`` marker exists, so the bytes are those
+    :func:`~hutong.quality.job.concat_files` gives at the end; the copy (gigabytes at a million
+    cases) happens while later partitions are still processing, not after the last one."""
+
+    def __init__(self, parts: list[Path], out: Path, files: dict[str, tuple[str, ...] | None]):
+        self.parts, self.out, self.files = parts, out, files
+        self.taken = 0  # parts appended
+        self._open: dict[Path, BinaryIO] = {}
+
+    def catch_up(self) -> None:
+        """Append every finished part that follows the ones already appended."""
+        from hutong.stages import DONE
+
+        while self.taken < len(self.parts) and (self.parts[self.taken] / DONE).exists():
+            self._append(self.parts[self.taken])
+            self.taken += 1
+
+    def close(self) -> None:
+        """Append the rest (every part must be done) and close; a named file no part had is
+        written empty, as concat_files writes it."""
+        self.catch_up()
+        if self.taken < len(self.parts):
+            raise RuntimeError(f"partition {self.parts[self.taken]} is not done")
+        for folder, names in self.files.items():
+            for name in names or ():
+                target = self.out / folder / name
+                if target not in self._open:
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    self._open[target] = target.open("wb")
+        for handle in self._open.values():
+            handle.close()
+
+    def _append(self, part: Path) -> None:
+        for folder, names in self.files.items():
+            source = part / folder
+            found = names or tuple(sorted(f.name for f in source.glob("*.ndjson")))
+            for name in found:
+                path = source / name
+                if not path.exists():
+                    continue
+                target = self.out / folder / name
+                out = self._open.get(target)
+                with path.open("rb") as src:
+                    if out is None:
+                        target.parent.mkdir(parents=True, exist_ok=True)
+                        out = self._open[target] = target.open("wb")
+                    elif target.suffix == ".csv":
+                        src.readline()  # BOM + header: the first part's only
+                    shutil.copyfileobj(src, out, 1 << 20)
 
 
 def fhir(parts: list[Path], out: Path) -> dict[str, int]:
-    """``out/<Type>.ndjson`` for every type any part wrote; stale type files removed."""
+    """The resources of each type the parts wrote (the :class:`Appender` concatenated them);
+    a stale type file of an earlier run into the same folder is removed."""
     from hutong.mapping.fhir.ndjson import TYPES
 
     out.mkdir(parents=True, exist_ok=True)
     kinds = sorted({f.stem for p in parts for f in (p / "fhir").glob("*.ndjson")})
-    for kind in kinds:
-        concat_files([p / "fhir" / f"{kind}.ndjson" for p in parts], out / f"{kind}.ndjson")
     for kind in set(TYPES) - set(kinds):
         (out / f"{kind}.ndjson").unlink(missing_ok=True)
     counts: Counter = Counter()

@@ -32,7 +32,7 @@ from hutong.inputs import input_files
 from hutong.mapping.fhir.gate import SAMPLE_SIZE
 from hutong.model import REJECT_REASONS, SCHEMAS, Reject
 from hutong.partitions import PARTS, SPILL, Spill, deal, partition_count, read_tables
-from hutong.quality.job import DEFAULT_RULES, QcJob, load_job, qc_finish
+from hutong.quality.job import DEFAULT_RULES, QcJob, load_job, per_case_files, qc_finish
 from hutong.stages import DONE, Context, process, without_value
 from hutong.terminologies.codesystem import CodeSystem
 from hutong.terminologies.coding import (
@@ -199,6 +199,7 @@ def run(
     for i in todo:
         if parts[i].exists():
             shutil.rmtree(parts[i])  # a partition the interrupted run left half done
+    appender = _appender(parts, out, ctx)
     if options.engine == "spark" and todo:
         from hutong.engines.spark import process_on_spark
 
@@ -209,6 +210,7 @@ def run(
         jobs = [(inputs_of[i], parts[i]) for i in todo]
         for n in _in_processes(jobs, ctx, options.workers):
             progress("partition", before + n, count)
+            appender.catch_up()
     done = count - len(todo)
     for i in range(count):
         if i in todo and not (parts[i] / DONE).exists():
@@ -216,11 +218,13 @@ def run(
             _stop_for_tests(i)
             done += 1
             progress("partition", done, count)
+            appender.catch_up()
         if options.store is not None and not (parts[i] / "fed").exists():
             _feed(options.store, parts[i], ctx.coders)
             (parts[i] / "fed").write_text("", "utf-8")
 
     progress("assemble", 0, 1)
+    appender.close()
     result = _assemble(parts, options, books, ctx, used)
     progress("assemble", 1, 1)
     if not options.keep_work:
@@ -318,15 +322,31 @@ def _feed(store: Store, part: Path, coders: dict[str, Coder]) -> None:
     feed_store(store, tables, coders)
 
 
+def _appender(parts: list[Path], out: Path, ctx: Context) -> assemble.Appender:
+    """What is concatenated from the parts as they finish: the face sheet, FHIR NDJSON and the
+    per-case QC files (the rest needs every part and is assembled at the end)."""
+    files: dict[str, tuple[str, ...] | None] = {
+        "facesheet": assemble.FACESHEET_FILES,
+        "qc": tuple(per_case_files(ctx.qc)),
+    }
+    if ctx.fhir:
+        files["fhir"] = None
+    appender = assemble.Appender(parts, out, files)
+    appender.catch_up()  # a resumed run's finished parts
+    return appender
+
+
 def _assemble(parts: list[Path], options: RunOptions, books, ctx: Context, used) -> RunResult:
+    """Everything but what the appender concatenated: counts, QC finish, queue, rejects."""
     out = options.out
-    assemble.facesheet(parts, out / "facesheet")
     fhir_counts = assemble.fhir(parts, out / "fhir") if options.fhir else {}
     if options.bundle:
         assemble.bundles(parts, out / "bundles")
     if ctx.parquet:
         assemble.parquet(parts, out / "parquet")
-    findings, qc_summary = qc_finish([p / "qc" for p in parts], out / "qc", ctx.qc, ctx.codes)
+    findings, qc_summary = qc_finish(
+        [p / "qc" for p in parts], out / "qc", ctx.qc, ctx.codes, concatenated=True
+    )
     queue = assemble.queue(parts)
     queue.to_csv(out / "unmapped.csv", index=False, encoding="utf-8-sig", lineterminator="\n")
     rejects = list(books.rejects)

@@ -170,9 +170,11 @@ def qc_finish(
     folder: Path,
     loaded: LoadedJob,
     codes: Mapping[str, CodeSystem] | None = None,
+    concatenated: bool = False,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """The run's QC outputs from its parts, in part order: per-case files concatenated,
-    aggregates combined, then the worklist and the report over the cases with findings.
+    """The run's QC outputs from its parts, in part order: per-case files concatenated (unless
+    ``concatenated``: the caller appended them already), aggregates combined, then the
+    worklist and the report over the cases with findings.
 
     Memory follows the part size and the caps (:data:`SHOWN_CASES`, :data:`WORKLIST_ROWS`),
     not the run's size: parts are read one at a time (counts, first cases, impact ranked per
@@ -190,13 +192,9 @@ def qc_finish(
 
     job, pack, drg = loaded.job, loaded.pack, loaded.drg
     folder.mkdir(parents=True, exist_ok=True)
-    names = ["findings.csv", "scores.csv"]
-    if drg is not None:
-        names += ["groups.csv", "trace.ndjson"]
-    if loaded.dip is not None:
-        names += ["dip.csv", "dip_trace.ndjson"]
-    for name in names:
-        concat_files([p / name for p in parts], folder / name)
+    if not concatenated:
+        for name in per_case_files(loaded):
+            concat_files([p / name for p in parts], folder / name)
     part_counts = [json.loads((p / COUNTS).read_text("utf-8")) for p in parts]
     with tempfile.TemporaryDirectory(dir=folder, prefix=".impact-") as tmp:
         every, top, ranked = Tally(), None, []  # one part at a time: memory follows the part
@@ -262,6 +260,16 @@ def qc_finish(
         for r in rates.itertuples()
     }
     return findings, summary
+
+
+def per_case_files(loaded: LoadedJob) -> list[str]:
+    """The per-case files each part writes and the finish concatenates in part order."""
+    names = ["findings.csv", "scores.csv"]
+    if loaded.drg is not None:
+        names += ["groups.csv", "trace.ndjson"]
+    if loaded.dip is not None:
+        names += ["dip.csv", "dip_trace.ndjson"]
+    return names
 
 
 def concat_files(parts: list[Path], target: Path) -> None:
