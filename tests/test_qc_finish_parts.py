@@ -125,3 +125,29 @@ def test_shown_rows_of_a_csv_are_read_as_the_whole_file_is(tmp_path: Path, na: b
     got = job._shown_csv(path, ids, **read)
     pd.testing.assert_frame_equal(got.reset_index(drop=True), want)
     assert len(got) == (4 if not na else 3)
+
+
+def test_the_worklist_written_beside_the_report_is_the_same_file(tmp_path: Path) -> None:
+    loaded = load_job(QcJob(drg_pack=Path("sample"), base_rate=10_000))
+    parts = []
+    for number, sheet in enumerate(part_sheets()):
+        qc_part(sheet, tmp_path / f"p{number}", loaded)
+        parts.append(tmp_path / f"p{number}")
+    here, _ = qc_finish(parts, tmp_path / "here", loaded)
+    beside, _ = qc_finish(parts, tmp_path / "beside", loaded, beside=True)
+    pd.testing.assert_frame_equal(here, beside)
+    for name in OUTPUTS:
+        assert (tmp_path / "here" / name).read_bytes() == (tmp_path / "beside" / name).read_bytes()
+
+
+def test_a_worklist_that_fails_beside_the_report_fails_the_finish(tmp_path: Path) -> None:
+    from hutong.parallel import Beside
+
+    def broken(path: Path) -> None:
+        raise OSError(f"cannot write {path}")
+
+    task = Beside(broken, tmp_path / "worklist.xlsx")
+    with pytest.raises(RuntimeError, match="broken failed"):
+        task.wait()
+    with pytest.raises(OSError, match="cannot write"):
+        Beside(broken, tmp_path / "worklist.xlsx", forked=False)

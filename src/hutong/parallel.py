@@ -35,3 +35,25 @@ def ordered_map(
                 yield pending.popleft().get()
         while pending:
             yield pending.popleft().get()
+
+
+class Beside:
+    """``fn(*args)`` in a forked process while this one goes on (a file written beside other
+    work); :meth:`wait` joins it and raises if it failed. Nothing is pickled: the child has
+    the arguments by the fork. With ``forked=False`` the call runs here, at once."""
+
+    def __init__(self, fn: Callable[..., object], *args: object, forked: bool = True) -> None:
+        self.name = getattr(fn, "__name__", "task")
+        self._child = None
+        if not forked:
+            fn(*args)
+            return
+        self._child = multiprocessing.get_context("fork").Process(target=fn, args=args)
+        self._child.start()
+
+    def wait(self) -> None:
+        if self._child is None:
+            return
+        self._child.join()
+        if self._child.exitcode != 0:
+            raise RuntimeError(f"{self.name} failed in its process (exit {self._child.exitcode})")

@@ -345,7 +345,12 @@ def _assemble(parts: list[Path], options: RunOptions, books, ctx: Context, used)
     if ctx.parquet:
         assemble.parquet(parts, out / "parquet")
     findings, qc_summary = qc_finish(
-        [p / "qc" for p in parts], out / "qc", ctx.qc, ctx.codes, concatenated=True
+        [p / "qc" for p in parts],
+        out / "qc",
+        ctx.qc,
+        ctx.codes,
+        concatenated=True,
+        beside=options.workers > 1,
     )
     queue = assemble.queue(parts)
     queue.to_csv(out / "unmapped.csv", index=False, encoding="utf-8-sig", lineterminator="\n")
