@@ -107,7 +107,8 @@ def bundles(parts: list[Path], out: Path) -> None:
 
 
 def queue(parts: list[Path]) -> pd.DataFrame:
-    """The coders' queue of the run: each unmapped local term once, its counts summed."""
+    """The coders' queue of the run: each unmapped local term once, its counts summed (the
+    matcher's best candidates are added once per term by ``coding.with_best``)."""
     frames = [
         pd.read_csv(p / "unmapped.csv", encoding="utf-8-sig", dtype=str, keep_default_na=False)
         for p in parts
@@ -118,8 +119,6 @@ def queue(parts: list[Path]) -> pd.DataFrame:
     frame["count"] = frame["count"].astype(int)
     merged = frame.groupby(QUEUE_KEY, sort=False).agg(
         count=("count", "sum"), example=("example", "min"), vendor=("vendor", "min"),
-        best_code=("best_code", "first"), best_display=("best_display", "first"),
-        best_score=("best_score", "first"), why=("why", "first"),
     )  # fmt: skip
     merged = merged.reset_index().reindex(columns=frames[0].columns)
     return merged.sort_values(

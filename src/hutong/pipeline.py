@@ -31,13 +31,12 @@ from hutong.adapters.table import batches, open_table
 from hutong.inputs import input_files
 from hutong.mapping.fhir.gate import SAMPLE_SIZE
 from hutong.model import REJECT_REASONS, SCHEMAS, Reject
+from hutong.parallel import Beside
 from hutong.partitions import PARTS, SPILL, Spill, deal, partition_count, read_tables
 from hutong.quality.job import DEFAULT_RULES, QcJob, load_job, per_case_files, qc_finish
 from hutong.stages import DONE, Context, process, without_value
 from hutong.terminologies.codesystem import CodeSystem
-from hutong.terminologies.coding import (
-    Coder,
-)
+from hutong.terminologies.coding import Coder, with_best
 from hutong.terminologies.feed import feed_store, in_store
 
 if TYPE_CHECKING:
@@ -336,6 +335,10 @@ def _appender(parts: list[Path], out: Path, ctx: Context) -> assemble.Appender:
     return appender
 
 
+def _write_queue(queue: pd.DataFrame, coders: dict[str, Coder], path: Path) -> None:
+    with_best(queue, coders).to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\n")
+
+
 def _assemble(parts: list[Path], options: RunOptions, books, ctx: Context, used) -> RunResult:
     """Everything but what the appender concatenated: counts, QC finish, queue, rejects."""
     out = options.out
@@ -344,6 +347,11 @@ def _assemble(parts: list[Path], options: RunOptions, books, ctx: Context, used)
         assemble.bundles(parts, out / "bundles")
     if ctx.parquet:
         assemble.parquet(parts, out / "parquet")
+    # the coders' queue with the matcher's best candidate for each distinct term (its index
+    # costs seconds to build): beside the QC finish
+    queue = assemble.queue(parts)
+    suggest = Beside(_write_queue, queue, ctx.coders, out / "unmapped.csv",
+                     forked=options.workers > 1)  # fmt: skip
     findings, qc_summary = qc_finish(
         [p / "qc" for p in parts],
         out / "qc",
@@ -352,8 +360,6 @@ def _assemble(parts: list[Path], options: RunOptions, books, ctx: Context, used)
         concatenated=True,
         beside=options.workers > 1,
     )
-    queue = assemble.queue(parts)
-    queue.to_csv(out / "unmapped.csv", index=False, encoding="utf-8-sig", lineterminator="\n")
     rejects = list(books.rejects)
     for part in parts:
         with (part / "rejects.ndjson").open(encoding="utf-8") as lines:
@@ -369,6 +375,7 @@ def _assemble(parts: list[Path], options: RunOptions, books, ctx: Context, used)
 
         k = getattr(load_deid_profile(options.deid), "k", 5)
         totals["deid"]["k_anonymity"] = assemble.kanon(parts, k)
+    suggest.wait()
     manifest = _manifest(options, books, totals, fhir_counts, qc_summary, queue)
     manifest["profiles"] = sorted(used)
     manifest["partitions"] = len(parts)

@@ -71,7 +71,7 @@ def process(tables: dict[str, pd.DataFrame], ctx: Context, folder: Path) -> dict
     write_facesheet(sheet, folder / "facesheet")
     counts.update(_fhir(tables, ctx, folder) if ctx.fhir else NO_FHIR)
     qc_part(sheet, folder / "qc", ctx.qc, ctx.codes, removed)
-    unmapped(tables, ctx.coders).to_csv(
+    unmapped(tables, ctx.coders, best=False).to_csv(
         folder / "unmapped.csv", index=False, encoding="utf-8-sig", lineterminator="\n"
     )
     if ctx.parquet:

@@ -165,15 +165,19 @@ def apply_codes(frame: pd.DataFrame, coder: Coder | CodeSystem, table: str = "")
     return out
 
 
+QUEUE_COLUMNS = [
+    "table", "target_system", "local_code", "local_name", "count", "example", "vendor",
+    "best_code", "best_display", "best_score", "why",
+]  # fmt: skip
+
+
 def unmapped(
-    frames: dict[str, pd.DataFrame], coders: dict[str, Coder] | None = None
+    frames: dict[str, pd.DataFrame], coders: dict[str, Coder] | None = None, best: bool = True
 ) -> pd.DataFrame:
     """The coders' queue: each unmapped local term, its frequency, an example and the best
-    candidate the matcher proposes (when a coder is given for its table)."""
-    columns = [
-        "table", "target_system", "local_code", "local_name", "count", "example", "vendor",
-        "best_code", "best_display", "best_score", "why",
-    ]  # fmt: skip
+    candidate the matcher proposes (when a coder is given for its table, unless ``best`` is
+    false: a partition leaves that to the run, which matches each distinct term once)."""
+    columns = QUEUE_COLUMNS
     parts = []
     for table, target in (("diagnosis", "icd10-yb-2.0"), ("procedure", "icd9cm3-yb-2.0")):
         frame = frames.get(table)
@@ -190,11 +194,8 @@ def unmapped(
         coder = (coders or {}).get(table)
         if coder is not None:
             target = coder.system.id
-            best = coder.best(grouped)
-            grouped["best_code"] = best["code"]
-            grouped["best_display"] = best["display"]
-            grouped["best_score"] = best["score"].round(1)
-            grouped["why"] = best["why"]
+            if best:
+                _fill_best(grouped, coder)
         grouped.insert(0, "table", table)
         grouped.insert(1, "target_system", target)
         parts.append(grouped)
@@ -206,3 +207,27 @@ def unmapped(
         ascending=[True, False, True, True],
         kind="mergesort",
     ).reset_index(drop=True)
+
+
+def with_best(queue: pd.DataFrame, coders: dict[str, Coder]) -> pd.DataFrame:
+    """The queue (:func:`unmapped` with ``best=False``, or several merged) with each term's
+    best candidate filled in by its table's coder."""
+    out = queue.copy()
+    for table, coder in coders.items():
+        rows = out["table"] == table
+        if rows.any():
+            terms = out.loc[rows, TERM]
+            found = pd.DataFrame(index=terms.index)
+            _fill_best(found, coder, terms)
+            for column in ("best_code", "best_display", "best_score", "why"):
+                out[column] = out[column].astype("object")
+                out.loc[rows, column] = found[column].astype("object")
+    return out
+
+
+def _fill_best(frame: pd.DataFrame, coder: Coder, terms: pd.DataFrame | None = None) -> None:
+    best = coder.best(frame if terms is None else terms)
+    frame["best_code"] = best["code"]
+    frame["best_display"] = best["display"]
+    frame["best_score"] = best["score"].round(1)
+    frame["why"] = best["why"]
