@@ -10,13 +10,17 @@ with the same types, which is what ``hutong qc`` checks.
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from itertools import repeat
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from hutong.mapping import facesheet_text
 
 NODES = ("setlinfo", "diseinfo", "oprninfo", "iteminfo")
 
@@ -212,24 +216,16 @@ def typed(sheet: FaceSheet) -> FaceSheet:
     return sheet
 
 
-def _number(x: float) -> str:
-    return f"{x:.0f}" if float(x).is_integer() else f"{x:g}"
-
-
 def _formatted(v: pd.Series, col: str) -> list:
-    """One column's values as text (None where empty), with Python's own float formatting.
-
-    Built from plain lists rather than ``Series.map``: a lambda per cell was most of the cost."""
+    """One column's values as text (None where empty), with Python's own float formatting."""
     if col in DATETIME_FIELDS:
         return v.dt.strftime("%Y-%m-%d %H:%M:%S").to_numpy(dtype=object, na_value=None).tolist()
     if col in DATE_FIELDS:
         return v.dt.strftime("%Y-%m-%d").to_numpy(dtype=object, na_value=None).tolist()
-    if col in MONEY_FIELDS or col in NUMBER_FIELDS:
-        missing = v.isna().to_numpy().tolist()
-        floats = v.to_numpy(dtype="float64", na_value=np.nan).tolist()
-        if col in MONEY_FIELDS:
-            return [None if m else f"{x:.2f}" for x, m in zip(floats, missing, strict=True)]
-        return [None if m else _number(x) for x, m in zip(floats, missing, strict=True)]
+    if col in MONEY_FIELDS:
+        return facesheet_text.money(v)
+    if col in NUMBER_FIELDS:
+        return facesheet_text.numbers(v)
     return v.to_numpy(dtype=object, na_value=None).tolist()
 
 
@@ -263,12 +259,11 @@ def write_facesheet(sheet: FaceSheet, folder: Path) -> dict[str, Path]:
     with paths["4101"].open("wb") as out:
         lines = []
         for doc in _documents(nodes):
-            lines.append(orjson.dumps(doc))
+            lines.append(orjson.dumps(doc, option=orjson.OPT_APPEND_NEWLINE))
             if len(lines) == 1000:
-                out.write(b"\n".join(lines) + b"\n")
+                out.write(b"".join(lines))
                 lines.clear()
-        if lines:
-            out.write(b"\n".join(lines) + b"\n")
+        out.write(b"".join(lines))
     return paths
 
 
@@ -283,40 +278,53 @@ def _write_csv(cells: Cells, path: Path) -> None:
         writer.writerows(zip(*cells.values(), strict=True))
 
 
-def _records(cells: Cells) -> list[dict]:
-    """The rows of a node as dicts (its cells are already str or None)."""
-    names = list(cells)
-    if not names:
-        return []
-    return [dict(zip(names, row, strict=True)) for row in zip(*cells.values(), strict=True)]
-
-
 def documents(texts: dict[str, pd.DataFrame]):
     """Yield one 4101 request body per case: setlinfo plus its child node lists."""
     yield from _documents({n: {c: texts[n][c].tolist() for c in texts[n].columns} for n in NODES})
 
 
 def _documents(nodes: dict[str, Cells]):
-    children = {}
-    for node in ("diseinfo", "oprninfo", "iteminfo"):
-        cells = dict(nodes[node])
-        keys = cells.pop("mdtrt_id")
-        records = _records(cells) if cells else [{} for _ in keys]
-        grouped: dict[str, list] = {}
-        for key, rec in zip(keys, records, strict=True):
-            grouped.setdefault(key, []).append(rec)
-        children[node] = grouped
-    for rec in _records(nodes["setlinfo"]):
+    """Each case's dicts are built as it is written, so they die young (no GC of the lot)."""
+    diseinfo, oprninfo, iteminfo = (_children(nodes[n]) for n in NODES[1:])
+    setl = nodes["setlinfo"]
+    names = list(setl)
+    for rec in map(dict, map(zip, repeat(names), zip(*setl.values(), strict=True))):
         key = rec["mdtrt_id"]
         yield {
             "setlinfo": rec,
             "payinfo": [],
             "opspdiseinfo": [],
-            "diseinfo": children["diseinfo"].get(key, []),
-            "iteminfo": children["iteminfo"].get(key, []),
-            "oprninfo": children["oprninfo"].get(key, []),
+            "diseinfo": diseinfo(key),
+            "iteminfo": iteminfo(key),
+            "oprninfo": oprninfo(key),
             "icuinfo": [],
         }
+
+
+def _children(cells: Cells) -> Callable[[str], list[dict]]:
+    """A node's rows of one case (without ``mdtrt_id``), in their order in the node.
+
+    The builder writes each case's rows together (sorted by ``mdtrt_id``), so a case is one
+    slice of the columns; rows of a case scattered through the node are gathered one by one."""
+    cells = dict(cells)
+    keys = cells.pop("mdtrt_id")
+    names, cols = list(cells), list(cells.values()) or [keys]  # no fields: {} per row
+    k = np.array(keys, dtype=object)
+    starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]]).tolist() if len(k) else []
+    runs = dict(zip(k[starts].tolist(), map(slice, starts, [*starts[1:], len(k)]), strict=True))
+    if len(runs) == len(starts):  # one run per case: slice the columns
+        none = slice(0, 0)
+        return lambda key: _case_rows(names, [c[runs.get(key, none)] for c in cols])
+    grouped: dict[str, list] = {}
+    for i, key in enumerate(keys):
+        grouped.setdefault(key, []).append(i)
+    return lambda key: _case_rows(names, [[c[i] for i in grouped.get(key, ())] for c in cols])
+
+
+def _case_rows(names: list[str], cols: list[list]) -> list[dict]:
+    """The rows of the (sliced) columns as dicts; ``map`` runs in C, ``zip(strict=True)`` per
+    row would cost a keyword-argument call each."""
+    return list(map(dict, map(zip, repeat(names), zip(*cols, strict=True))))
 
 
 class FaceSheetError(ValueError):
