@@ -31,16 +31,17 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from hutong.gcpause import paused_gc
 from hutong.mapping.facesheet import FaceSheet
 from hutong.model import is_in
 from hutong.quality.drg.grouper import (
     SETL_FIELDS,
     dx_part,
-    group_facesheet,
     key_of,
     patient_part,
     px_part,
 )
+from hutong.quality.drg.sheet import group_facesheet
 from hutong.quality.fixes import SIMULATE, Case, Context, Fix, Row, load_fixes
 from hutong.quality.kinds import texts
 from hutong.quality.weights import weight_of
@@ -103,6 +104,7 @@ def _plain_list(column: pd.Series) -> list:
     return values
 
 
+@paused_gc()  # records, keys and rows by the thousand, none of them cyclic
 def impact(
     sheet: FaceSheet,
     findings: pd.DataFrame,
@@ -126,7 +128,8 @@ def impact(
     ids = set(sheet.setlinfo["mdtrt_id"].dropna().astype(str))
     listed = is_in(findings["rule_id"], list(fixes)) & is_in(findings["mdtrt_id"], ids)
     todo = findings[listed.to_numpy(dtype=bool)]
-    priced = [fixes[r].touches(f) for r, f in zip(todo["rule_id"], todo["field"], strict=True)]
+    pairs = zip(texts(todo["rule_id"]), texts(todo["field"]), strict=True)  # Arrow: by Arrow
+    priced = [fixes[r].touches(f) for r, f in pairs]
     todo = todo[pd.Series(priced, index=todo.index, dtype=bool)]
     todo = todo.drop_duplicates().reset_index(drop=True)
     if todo.empty:
@@ -178,8 +181,9 @@ class _Grouping:
         self.todo: dict[tuple, tuple[str, Case]] = {}  # key → (case key, rows) to group
         self.stands: dict[str, tuple] = {}  # case key → the key of the case as it stands
         rows = [setl[mid]["_row"] for mid in setl]
-        frame = sheet.setlinfo.reindex(columns=list(SETL_FIELDS))
-        values = zip(*(frame[c].loc[rows].tolist() for c in SETL_FIELDS), strict=True)
+        shares = list(SETL_FIELDS[:4])  # what patient_part reads
+        frame = sheet.setlinfo.reindex(columns=shares).loc[rows]
+        values = zip(*(_plain_list(frame[c]) for c in shares), strict=True)
         patients = (patient_part(row) for row in values)
         self.values = dict(zip(setl, patients, strict=True))  # case key → its patient share
         self.parts: dict[int, tuple[list[Row], tuple]] = {}  # id(rows) → (rows, their share)

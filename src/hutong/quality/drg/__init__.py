@@ -3,8 +3,9 @@
 from importlib.resources import files
 from pathlib import Path
 
-from hutong.quality.drg.grouper import CaseInput, GroupResult, group, group_facesheet
+from hutong.quality.drg.grouper import CaseInput, GroupResult, group
 from hutong.quality.drg.pack import DrgPack, DrgPackError, load_pack
+from hutong.quality.drg.sheet import group_facesheet
 
 
 def sample_pack_path() -> Path:

@@ -11,8 +11,6 @@ import weakref
 from dataclasses import dataclass, field
 
 import pandas as pd
-import pyarrow as pa
-from pandas.arrays import ArrowStringArray
 
 from hutong.quality.drg.index import build_index
 from hutong.quality.drg.pack import MEDICAL, Adrg, DrgPack
@@ -213,7 +211,7 @@ _INERT = "\x00"  # stands for a principal code that no table of the pack names
 
 
 def case_input(dx_rows, px_rows, setl: tuple, mid: str = "") -> CaseInput:
-    """The CaseInput :func:`group_facesheet` builds for one case, from its diseinfo and
+    """The CaseInput :func:`.sheet.group_facesheet` builds for one case, from its diseinfo and
     oprninfo rows as records (dicts by column, in row order) and its setlinfo values of
     :data:`SETL_FIELDS` (missing ones None); same western filter, same principal choice."""
     dx = _record_lists([r for r in dx_rows if _western_row(r)], "diag_code", "maindiag_flag")
@@ -246,13 +244,13 @@ def _missing(x) -> bool:
 
 
 def _western_row(row: dict) -> bool:
-    """As :func:`_western` for one record: diag_type missing, or ``1`` once stripped."""
+    """As :func:`.sheet._western` for one record: diag_type missing, or ``1`` once stripped."""
     kind = row.get("diag_type")
     return _missing(kind) or str(kind).strip() == "1"
 
 
 def _record_lists(rows, code: str, flag: str) -> tuple[str | None, list[str]]:
-    """As :func:`_lists` for one case's records: (principal code or None, the others)."""
+    """As :func:`.sheet._lists` for one case's records: (principal code or None, the others)."""
     main, rest = None, []
     for row in rows:
         value = row[code]
@@ -293,9 +291,23 @@ def patient_part(setl: tuple) -> tuple:
 
 
 def dx_part(dx_rows, pack: DrgPack) -> tuple:
-    """The diagnoses' share of :func:`record_key` (from diseinfo records)."""
-    western = [r for r in dx_rows if _western_row(r)]
-    return _dx_key(*_record_lists(western, "diag_code", "maindiag_flag"), pack)
+    """The diagnoses' share of :func:`record_key` (from diseinfo records): as
+    ``_record_lists`` of the western rows, in one pass (a case's variants call it by the
+    thousand)."""
+    main, rest = None, []
+    for row in dx_rows:
+        kind = row.get("diag_type")
+        if not (_missing(kind) or str(kind).strip() == "1"):  # as _western_row
+            continue
+        value = row["diag_code"]
+        if _missing(value):
+            continue
+        flag = row["maindiag_flag"]
+        if main is None and isinstance(flag, str) and flag == "1":
+            main = value
+        else:
+            rest.append(value)
+    return _dx_key(main, rest, pack)
 
 
 def px_part(px_rows, pack: DrgPack) -> tuple:
@@ -314,7 +326,7 @@ def _key(principal_dx, secondary, procedures, patient: tuple, pack: DrgPack) -> 
 
 
 def _dx_key(principal_dx, secondary, pack: DrgPack) -> tuple:
-    known_dx = _known(pack)[0]
+    known_dx = known_codes(pack)[0]
     principal = (principal_dx or "").strip()
     if not principal or principal in pack.zd_invalid:
         return (principal,)  # ungroupable whatever else the case has
@@ -324,7 +336,7 @@ def _dx_key(principal_dx, secondary, pack: DrgPack) -> tuple:
 
 
 def _px_key(procedures, pack: DrgPack) -> tuple:
-    known_px = _known(pack)[1]
+    known_px = known_codes(pack)[1]
     px = [c for c in procedures if c and c not in pack.ss_invalid]
     first = (px[0] if px[0] in known_px else _INERT) if px else None
     return first, frozenset(c for c in px[1:] if c in known_px)
@@ -333,7 +345,7 @@ def _px_key(procedures, pack: DrgPack) -> tuple:
 _KNOWN: dict[int, tuple] = {}  # id(pack) → (weak reference to it, codes named by its tables)
 
 
-def _known(pack: DrgPack) -> tuple[frozenset[str], frozenset[str]]:
+def known_codes(pack: DrgPack) -> tuple[frozenset[str], frozenset[str]]:
     """The diagnosis and procedure codes some table of ``pack`` names (once per pack)."""
     hit = _KNOWN.get(id(pack))
     if hit is not None and hit[0]() is pack:
@@ -352,54 +364,3 @@ def _known(pack: DrgPack) -> tuple[frozenset[str], frozenset[str]]:
     known = (frozenset(dx), frozenset(px))
     _KNOWN[id(pack)] = (weakref.ref(pack), known)
     return known
-
-
-def _lists(frame: pd.DataFrame, code: str, flag: str) -> dict[str, tuple[str, list[str]]]:
-    """mdtrt_id → (principal code or None, other codes in order)."""
-    f = frame[["mdtrt_id", flag, code]].dropna(subset=[code])
-    out: dict[str, tuple[str | None, list[str]]] = {}
-    # plain lists: iterating Arrow-backed Series element by element is several times slower
-    keys, mains, values = _texts(f["mdtrt_id"]), (f[flag] == "1").tolist(), _texts(f[code])
-    for key, is_main, value in zip(keys, mains, values, strict=True):
-        main, rest = out.get(key, (None, []))
-        if is_main is True and main is None:
-            main = value
-        else:
-            rest.append(value)
-        out[key] = (main, rest)
-    return out
-
-
-def _texts(values: pd.Series) -> list:
-    """A column as a list, missing values as None (Arrow text: by Arrow, far faster)."""
-    array = values.array
-    if isinstance(array, ArrowStringArray):
-        return pa.array(array).to_pylist()
-    return [None if _missing(v) else v for v in values.tolist()]
-
-
-def _western(diseinfo: pd.DataFrame) -> pd.DataFrame:
-    """Western diagnoses only (diag_type 1 or not given): TCM 主病/主证 codes are not ICD-10."""
-    if "diag_type" not in diseinfo:
-        return diseinfo
-    kind = diseinfo["diag_type"].astype("string").str.strip()
-    return diseinfo[(kind.isna() | (kind == "1")).to_numpy(dtype=bool)]
-
-
-def group_facesheet(sheet, pack: DrgPack) -> pd.DataFrame:
-    """Group every case of a FaceSheet: mdtrt_id, mdc, adrg, drg, cc_status, reason, trace."""
-    dx = _lists(_western(sheet.diseinfo), "diag_code", "maindiag_flag")
-    px = _lists(sheet.oprninfo, "oprn_oprt_code", "oprn_oprt_type")
-    s = sheet.setlinfo
-    rows = []
-    cols = ["mdtrt_id", "gend", "age", "nwb_age", "nwb_bir_wt", "dscg_way", "act_ipt_days"]
-    s = s.reindex(columns=cols)
-    keys = _texts(s["mdtrt_id"])  # as _lists keys them
-    values = (s[c].tolist() for c in cols)
-    for key, mid, *setl in zip(keys, *values, strict=True):
-        case = _case(*dx.get(key, (None, [])), *px.get(key, (None, [])), tuple(setl), mid)
-        r = group(case, pack)
-        rows.append((mid, r.mdc, r.adrg, r.drg, r.cc_status, r.reason, r.trace))
-    return pd.DataFrame(
-        rows, columns=["mdtrt_id", "mdc", "adrg", "drg", "cc_status", "reason", "trace"]
-    )

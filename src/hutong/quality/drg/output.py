@@ -21,9 +21,16 @@ def write_groups(groups: pd.DataFrame, folder: Path) -> dict[str, int]:
         float_format="%.4f",
     )  # fmt: skip
     encode = json.JSONEncoder(ensure_ascii=False).encode  # as json.dumps, made once
+    traces: dict[tuple, str] = {}  # many cases share a trace: each one encoded once
     columns = (ordered[c].tolist() for c in ("mdtrt_id", "drg", "trace"))
     with (folder / "trace.ndjson").open("w", encoding="utf-8", newline="\n") as out:
         for mdtrt_id, drg, trace in zip(*columns, strict=True):
-            out.write(encode({"mdtrt_id": mdtrt_id, "drg": drg, "trace": list(trace)}) + "\n")
+            steps = tuple(trace)
+            text = traces.get(steps)
+            if text is None:
+                text = traces[steps] = encode(list(steps))
+            # what encode({"mdtrt_id": ..., "drg": ..., "trace": [...]}) writes, piece by piece
+            head = f'{{"mdtrt_id": {encode(mdtrt_id)}, "drg": {encode(drg)}, "trace": '
+            out.write(f"{head}{text}}}\n")
     grouped = int((ordered["drg"] != "0000").sum())
     return {"cases": len(ordered), "grouped": grouped, "ungroupable": len(ordered) - grouped}
