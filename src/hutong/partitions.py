@@ -36,6 +36,7 @@ PARTS = "parts"
 # deal's time). LZ4 (GB/s) roughly halves what the spill and the partitions put on disk.
 _BUFFER = 1 << 16  # per open file: 64 KiB x partitions x tables stays small
 _WRITE = pa.ipc.IpcWriteOptions(compression="lz4")
+_DEAL_BATCH = 1 << 20  # bytes of a partition's rows the deal holds before writing them
 
 
 class Spill:
@@ -271,6 +272,15 @@ def _deal_table(table: str) -> int:
     assert _DEALING is not None
     owners, spill, folders = _DEALING
     sinks = [Spill(f) for f in folders]
+    # a partition's slices wait until they make a batch worth writing: at a hundred partitions
+    # a slice of a spilled batch is a few dozen rows, and each write costs as much as a big one
+    waiting: list[list[pa.Table]] = [[] for _ in folders]
+    size = [0] * len(folders)
+
+    def write(i: int) -> None:
+        sinks[i].add(table, pa.concat_tables(waiting[i]).combine_chunks())
+        waiting[i], size[i] = [], 0
+
     rows = 0
     for data in batches(spill, table):
         # rows stay Arrow (already canonical): only the columns that decide the owner
@@ -283,8 +293,14 @@ def _deal_table(table: str) -> int:
         ordered = data.take(pa.array(order))
         ends = np.searchsorted(part[order], np.arange(len(folders) + 1, dtype="uint64"))
         for i in np.flatnonzero(np.diff(ends)).tolist():
-            sinks[i].add(table, ordered.slice(ends[i], ends[i + 1] - ends[i]))
+            piece = ordered.slice(ends[i], ends[i + 1] - ends[i])
+            waiting[i].append(piece)
+            size[i] += piece.nbytes
+            if size[i] >= _DEAL_BATCH:
+                write(i)
         rows += len(data)
-    for sink in sinks:
+    for i, sink in enumerate(sinks):
+        if waiting[i]:
+            write(i)
         sink.close()
     return rows
