@@ -13,18 +13,25 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from hutong.model import is_in
 from hutong.quality.kinds import (
     REQUIRED,
     applies,
     blank,
+    case_sums,
     cases,
     found,
     kind,
+    lookup,
     money,
     nothing,
     number,
+    row_counts,
+    shared,
+    texts,
     truth,
     unique_cases,
 )
@@ -138,8 +145,8 @@ def case_total_positive(sheet: FaceSheet, rule: Rule) -> pd.DataFrame:
     """Each case's sum of the field over its rows in the node is > 0 (no rows: total 0)."""
     frame = sheet.node(rule.node)
     ids = cases(sheet)
-    totals = frame.groupby("mdtrt_id")[rule.fields[0]].sum(min_count=1)
-    total = ids.map(totals).astype("Float64").fillna(0)
+    totals = case_sums(frame, rule.fields[0])
+    total = lookup(ids, totals.index, totals).astype("Float64").fillna(0)
     out = pd.DataFrame({"mdtrt_id": ids})
     return found(out, total <= 0, rule.fields[0], lambda m: money(total[m]))
 
@@ -192,13 +199,14 @@ def age_consistent(sheet: FaceSheet, rule: Rule) -> pd.DataFrame:
 def within_stay(sheet: FaceSheet, rule: Rule) -> pd.DataFrame:
     """Dates of a child node fall between the case's admission and discharge dates (by day)."""
     frame = sheet.node(rule.node)
-    stay = sheet.setlinfo[["mdtrt_id", "adm_time", "dscg_time"]].drop_duplicates("mdtrt_id")
-    joined = frame[["mdtrt_id", *rule.fields]].merge(stay, on="mdtrt_id", how="left")
-    adm, dscg = joined["adm_time"].dt.normalize(), joined["dscg_time"].dt.normalize()
+    stay = unique_cases(sheet.setlinfo)
+    ids = frame["mdtrt_id"]
+    adm = lookup(ids, stay["mdtrt_id"], stay["adm_time"]).dt.normalize()
+    dscg = lookup(ids, stay["mdtrt_id"], stay["dscg_time"]).dt.normalize()
     parts = []
     for f in rule.fields:
-        day = joined[f].dt.normalize()
-        parts.append(found(joined, truth((day < adm) | (day > dscg)), f))
+        day = frame[f].dt.normalize()
+        parts.append(found(frame, truth((day < adm) | (day > dscg)), f))
     return _concat(parts)
 
 
@@ -213,8 +221,8 @@ def _child(rule: Rule) -> None:
 def count_matches(sheet: FaceSheet, rule: Rule) -> pd.DataFrame:
     """A count field equals the number of the case's rows in the ``child`` node."""
     frame = sheet.node(rule.node)
-    counts = sheet.node(rule.params["child"]).groupby("mdtrt_id").size()
-    expected = frame["mdtrt_id"].map(counts).astype("Float64").fillna(0)
+    counts = row_counts(frame["mdtrt_id"], sheet.node(rule.params["child"])["mdtrt_id"])
+    expected = pd.Series(counts, index=frame.index).astype("Float64")
     recorded = frame[rule.fields[0]].astype("Float64")
     bad = truth(recorded != expected)
     shown = lambda m: number(recorded[m]) + " ≠ " + number(expected[m])  # noqa: E731
@@ -227,23 +235,40 @@ ID_CHECK_CHARS = "10X98765432"
 
 
 def id_shape(values: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Normalized ID numbers (stripped, upper case) and whether each has the 18-char shape."""
-    text = values.astype("string").str.strip().str.upper()
-    return text, truth(text.str.fullmatch(r"\d{17}[\dX]"))
+    """Normalized ID numbers (stripped, upper case) and whether each has the 18-char shape
+    (ASCII digits: Arrow's ``\\d``), once per run for the same column."""
+
+    def make() -> tuple[pd.Series, pd.Series]:
+        text = values.astype("string").str.strip().str.upper()
+        return text, truth(text.str.fullmatch(r"\d{17}[\dX]"))
+
+    return shared("id_shape", (values.array, values.index), make)
 
 
 def id_check_char(text: pd.Series) -> pd.Series:
     """The GB 11643 check character of each 18-char ID (vectorized over the digit slices)."""
     # all rows 17 ASCII digits and a check char (as callers make them): one byte matrix, one dot
     if len(text) and truth(text.str.fullmatch(r"[0-9]{17}[0-9X]")).all():
-        raw = np.array([t.encode() for t in text.tolist()], dtype="S18")
-        digits = raw.view(np.uint8).reshape(len(text), 18)[:, :17].astype(np.int64) - 48
+        digits = _id_bytes(text)[:, :17].astype(np.int64) - 48
         total = pd.Series(digits @ np.array(ID_WEIGHTS, dtype=np.int64), index=text.index)
     else:
         total = pd.Series(0, index=text.index, dtype="int64")
         for i, weight in enumerate(ID_WEIGHTS):
             total += text.str.slice(i, i + 1).astype("int64") * weight
     return pd.Series(np.array(list(ID_CHECK_CHARS))[total % 11], index=text.index, dtype="string")
+
+
+def _id_bytes(text: pd.Series) -> np.ndarray:
+    """18-char ASCII IDs (no nulls) as an (n, 18) byte matrix, straight from Arrow's buffer."""
+    data = pa.array(text.array)
+    data = data.combine_chunks() if isinstance(data, pa.ChunkedArray) else data
+    if not pa.types.is_string(data.type) and not pa.types.is_large_string(data.type):
+        raw = np.array([t.encode() for t in texts(text)], dtype="S18")
+        return raw.view(np.uint8).reshape(len(text), 18)
+    width = np.int64 if pa.types.is_large_string(data.type) else np.int32
+    _, offsets, chars = data.buffers()
+    ends = np.frombuffer(offsets, dtype=width)[data.offset : data.offset + len(data) + 1]
+    return np.frombuffer(chars, dtype=np.uint8)[ends[0] : ends[-1]].reshape(len(text), 18)
 
 
 @kind("id_check_digit", validate=arity(1), expressions=("when",), when=None)
@@ -263,10 +288,25 @@ def id_birth_date(sheet: FaceSheet, rule: Rule) -> pd.DataFrame:
     frame = sheet.node(rule.node)
     id_f, born_f = rule.fields
     text, shaped = id_shape(frame[id_f])
-    born = frame[born_f].dt.strftime("%Y%m%d").astype("string")
-    differs = truth(text.str.slice(6, 14) != born)
-    bad = applies(frame, rule) & shaped & frame[born_f].notna().to_numpy(dtype=bool) & differs
-    return found(frame, bad, f"{id_f},{born_f}")
+    bad = applies(frame, rule) & shaped & frame[born_f].notna().to_numpy(dtype=bool)
+    return found(frame, bad & (id_birth(text, shaped) != ymd(frame[born_f])), f"{id_f},{born_f}")
+
+
+def id_birth(text: pd.Series, shaped: pd.Series) -> np.ndarray:
+    """Chars 7–14 of the 18-char IDs (``shaped``) as the number YYYYMMDD; 0 for other rows,
+    -2 for non-ASCII digits (Python-backed text: ``\\d`` takes ``１``; no date matches them)."""
+    digits = pa.array(text.where(shaped, "0" * 18).str.slice(6, 14).array)
+    ascii = pc.string_is_ascii(digits)
+    value = pc.if_else(ascii, digits, "0").cast(pa.int64()).to_numpy(zero_copy_only=False)
+    return np.where(ascii.to_numpy(zero_copy_only=False), value, -2)
+
+
+def ymd(dates: pd.Series) -> np.ndarray:
+    """Dates as the number YYYYMMDD (-1 for a missing date): ``strftime("%Y%m%d")`` compared
+    as a number, the year zero-padded as pandas pads it (0999 → 09990102)."""
+    parts = (dates.dt.year, dates.dt.month, dates.dt.day)
+    year, month, day = (p.fillna(-1).to_numpy(dtype=np.int64) for p in parts)
+    return np.where(dates.isna().to_numpy(), -1, year * 10000 + month * 100 + day)
 
 
 def _positive(name: str) -> Callable[[Rule], None]:
@@ -301,8 +341,8 @@ def fee_per_day(sheet: FaceSheet, rule: Rule) -> pd.DataFrame:
     (a stay of 0 days counts as 1) above ``max_fee_per_day``; a missing stay passes."""
     days_f, amt_f = rule.fields
     setl = unique_cases(sheet.setlinfo)
-    totals = sheet.iteminfo.groupby("mdtrt_id")[amt_f].sum(min_count=1)
-    total = setl["mdtrt_id"].map(totals).astype("Float64").fillna(0)
+    totals = case_sums(sheet.iteminfo, amt_f)
+    total = lookup(setl["mdtrt_id"], totals.index, totals).astype("Float64").fillna(0)
     days = setl[days_f].astype("Float64").clip(lower=1)
     per_day = total / days
     bad = truth(per_day > rule.params["max_fee_per_day"])

@@ -14,6 +14,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from pandas.arrays import ArrowStringArray
 
 from hutong.mapping.facesheet import DATETIME_FIELDS, NUMBER_FIELDS, columns
 from hutong.model import is_in
@@ -21,13 +24,18 @@ from hutong.quality.kinds import (
     REQUIRED,
     applies,
     blank,
+    case_sums,
     found,
     isin,
     kind,
+    lookup,
     money,
     nothing,
     number,
+    shared,
+    stripped,
     truth,
+    unique_cases,
 )
 
 if TYPE_CHECKING:
@@ -35,7 +43,7 @@ if TYPE_CHECKING:
     from hutong.quality.pack import Rule
 
 # 4101 durations: days/hours/minutes, e.g. "1/13/24" (icuinfo.scs_cutd_sum_dura's format).
-DURATION = r"(\d+)/(\d+)/(\d+)"
+DURATION = r"(?P<days>\d+)/(?P<hours>\d+)/(?P<minutes>\d+)"
 
 
 def _concat(parts: list[pd.DataFrame]) -> pd.DataFrame:
@@ -44,7 +52,7 @@ def _concat(parts: list[pd.DataFrame]) -> pd.DataFrame:
 
 
 def _setl(sheet: FaceSheet) -> pd.DataFrame:
-    return sheet.setlinfo.drop_duplicates("mdtrt_id")
+    return unique_cases(sheet.setlinfo)
 
 
 def _datetimes(rule: Rule) -> None:
@@ -70,8 +78,21 @@ def clock_time_given(sheet: FaceSheet, rule: Rule) -> pd.DataFrame:
 
 def minutes(text: pd.Series) -> pd.Series:
     """A 天/小时/分钟 duration (``1/13/24``) in minutes; NA when blank or not in that shape."""
-    parts = text.astype("string").str.strip().str.extract(f"^{DURATION}$")
-    days, hours, mins = (parts[i].astype("Float64") for i in range(3))
+    text = text.astype("string").str.strip()
+    if isinstance(text.array, ArrowStringArray):
+        data = pa.array(text.array)
+        if pc.all(pc.string_is_ascii(data)).as_py() is not False:  # Arrow's \d is ASCII only
+            matched = pc.extract_regex(data, f"^{DURATION}$")
+            parts = [ArrowStringArray(pc.struct_field(matched, [i])) for i in range(3)]
+            days, hours, mins = (pd.Series(p, index=text.index).astype("Float64") for p in parts)
+            return days * 1440 + hours * 60 + mins
+    # not ASCII: Python's \d also takes other decimal digits (全角 １), which int() reads and
+    # Arrow's cast to a number does not (it raised and stopped the run's QC)
+    parts = text.str.extract(f"^{DURATION}$")
+    days, hours, mins = (
+        parts.iloc[:, i].astype(object).map(int, na_action="ignore").astype("Float64")
+        for i in range(3)
+    )
     return days * 1440 + hours * 60 + mins
 
 
@@ -196,11 +217,16 @@ def fee_required(sheet: FaceSheet, rule: Rule) -> pd.DataFrame:
     0 or less (no such rows: 0). A case without any fee rows is left to the fee-total rule."""
     frame = sheet.node(rule.node)
     items = sheet.iteminfo
-    chosen = applies(frame, rule) & isin(frame["mdtrt_id"], items["mdtrt_id"])
+    billed = shared(
+        "billed",
+        (frame, items),
+        lambda: isin(frame["mdtrt_id"], items["mdtrt_id"]),
+    )
+    chosen = applies(frame, rule) & billed
     selected = frame.loc[chosen, "mdtrt_id"].drop_duplicates().reset_index(drop=True)
-    mine = items[truth(is_in(items["med_chrgitm"].str.strip(), rule.params["codes"]))]
-    totals = mine.groupby("mdtrt_id")["amt"].sum(min_count=1)
-    total = selected.map(totals).astype("Float64").fillna(0)
+    mine = is_in(stripped(items["med_chrgitm"]), rule.params["codes"]).to_numpy(dtype=bool)
+    totals = items["amt"][mine].groupby(items["mdtrt_id"][mine]).sum(min_count=1)
+    total = lookup(selected, totals.index, totals).astype("Float64").fillna(0)
     out = pd.DataFrame({"mdtrt_id": selected.astype("string")})
     codes = "/".join(rule.params["codes"])
     return found(out, total <= 0, "med_chrgitm", lambda m: codes + " = " + money(total[m]))
@@ -220,8 +246,8 @@ def paid_at_most_total(sheet: FaceSheet, rule: Rule) -> pd.DataFrame:
     """fields [setlinfo amounts..., amt]: the amounts given (missing as 0) add up to at most
     the case's fee total (iteminfo amt summed); a case with none of them given passes."""
     setl = _setl(sheet)
-    totals = sheet.iteminfo.groupby("mdtrt_id")["amt"].sum(min_count=1)
-    total = setl["mdtrt_id"].map(totals).astype("Float64").fillna(0)
+    totals = case_sums(sheet.iteminfo, "amt")
+    total = lookup(setl["mdtrt_id"], totals.index, totals).astype("Float64").fillna(0)
     parts = [setl[f].astype("Float64") for f in rule.fields[:-1]]
     given = pd.concat([p.notna() for p in parts], axis=1).any(axis=1)
     paid = sum(p.fillna(0) for p in parts)

@@ -24,10 +24,13 @@ from hutong.quality.kinds import (
     found,
     isin,
     kind,
+    lookup,
     nothing,
     number,
-    per_value,
+    row_counts,
     shared,
+    stripped,
+    texts,
     truth,
     unique_cases,
 )
@@ -55,16 +58,21 @@ def category_ranges(ranges: list[str]) -> list[tuple[str, str]]:
 
 def in_categories(codes: pd.Series, ranges: list[str]) -> pd.Series:
     """Whether each code's three-character category falls in any of the ranges."""
-    pairs = category_ranges(ranges)
+    rows, known, cat = shared("categories", (codes.array,), lambda: _categories(codes))
+    hit = np.zeros(len(cat), dtype=bool)
+    for low, high in category_ranges(ranges):
+        hit |= (cat >= low) & (cat <= high)
+    return pd.Series(np.append(hit & known, False)[rows], index=codes.index)
 
-    def hit(values: pd.Series) -> np.ndarray:
-        cat = values.astype("string").str.strip().str.upper().str.slice(0, 3)
-        out = np.zeros(len(cat), dtype=bool)
-        for low, high in pairs:
-            out |= truth((cat >= low) & (cat <= high)).to_numpy()
-        return out
 
-    return pd.Series(per_value(codes, hit, False), index=codes.index)
+def _categories(codes: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct codes' categories (stripped, upper case, 3 chars) as a numpy text array
+    (compared by code point, as Arrow compares UTF-8), whether each is known, and the row
+    positions into them (-1: null): rules ask for ranges of the same column many times."""
+    rows, uniques = shared("factorize", (codes.array,), lambda: pd.factorize(codes))
+    cat = pd.Series(uniques).astype("string").str.strip().str.upper().str.slice(0, 3)
+    known = cat.notna().to_numpy(dtype=bool)
+    return rows, known, np.array(texts(cat.fillna("")), dtype=str).reshape(len(cat))
 
 
 def western(diseinfo: pd.DataFrame) -> pd.DataFrame:
@@ -83,10 +91,23 @@ def main_rows(diseinfo: pd.DataFrame) -> pd.DataFrame:
 
     def make() -> pd.DataFrame:
         rows = western(diseinfo)
-        rows = rows[truth(rows["maindiag_flag"].str.strip() == "1")]
-        return rows.drop_duplicates("mdtrt_id")
+        return rows[_main_flag(rows)].drop_duplicates("mdtrt_id")
 
     return shared("main_rows", (diseinfo,), make)
+
+
+def other_rows(diseinfo: pd.DataFrame) -> pd.DataFrame:
+    """The western diagnoses not flagged main (other diagnoses), every row."""
+
+    def make() -> pd.DataFrame:
+        rows = western(diseinfo)
+        return rows[~_main_flag(rows)]
+
+    return shared("other_rows", (diseinfo,), make)
+
+
+def _main_flag(rows: pd.DataFrame) -> np.ndarray:
+    return truth(stripped(rows["maindiag_flag"]) == "1").to_numpy()
 
 
 def _code_field(*range_params: str) -> Callable[[Rule], None]:
@@ -120,12 +141,12 @@ def exactly_one_main(sheet: FaceSheet, rule: Rule) -> pd.DataFrame:
         frame = western(frame)
     flag = rule.fields[0]
     ids = cases(sheet)
-    flagged = frame[truth(frame[flag].str.strip() == str(rule.params["main"]))]
-    count = ids.map(flagged.groupby("mdtrt_id").size()).fillna(0).astype(int)
+    flagged = frame[truth(stripped(frame[flag]) == str(rule.params["main"]))]
+    count = pd.Series(row_counts(ids, flagged["mdtrt_id"]), index=ids.index)
     bad = count != 1
     if rule.params["optional"]:
         bad &= isin(ids, frame["mdtrt_id"])
-    return found(pd.DataFrame({"mdtrt_id": ids}), bad, flag, number(count))
+    return found(pd.DataFrame({"mdtrt_id": ids}), bad, flag, lambda m: number(count[m]))
 
 
 def _others(sheet: FaceSheet, rule: Rule) -> tuple[pd.DataFrame, pd.Series]:
@@ -133,8 +154,7 @@ def _others(sheet: FaceSheet, rule: Rule) -> tuple[pd.DataFrame, pd.Series]:
     code = rule.fields[0]
     mains = main_rows(sheet.diseinfo)
     mains = mains[in_categories(mains[code], rule.params["main"])]
-    rows = western(sheet.diseinfo)
-    rows = rows[~truth(rows["maindiag_flag"].str.strip() == "1")]
+    rows = other_rows(sheet.diseinfo)
     return mains, rows.loc[in_categories(rows[code], rule.params["other"]), "mdtrt_id"]
 
 
@@ -161,10 +181,9 @@ def gend_conflict(sheet: FaceSheet, rule: Rule) -> pd.DataFrame:
     """Diagnoses in ``codes`` recorded for a patient whose setlinfo.gend is ``gend``."""
     code = rule.fields[0]
     rows = western(sheet.diseinfo)
+    setl = unique_cases(sheet.setlinfo)
     gend = shared(
-        "gend",
-        (rows, sheet.setlinfo),
-        lambda: rows["mdtrt_id"].map(unique_cases(sheet.setlinfo).set_index("mdtrt_id")["gend"]),
+        "gend", (rows, setl), lambda: lookup(rows["mdtrt_id"], setl["mdtrt_id"], setl["gend"])
     )
     bad = truth(gend == str(rule.params["gend"])) & in_categories(rows[code], rule.params["codes"])
     return found(rows, bad, code, rows[code])

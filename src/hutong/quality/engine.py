@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from hutong.mapping.facesheet import FaceSheet
@@ -50,11 +51,12 @@ def check(
     codes = check_codes(codes)
     rules = [r for r in pack.rules if system_of(r) is None or system_of(r) in codes]
     with one_run():  # rules share what they derive from the sheet
-        parts = [_findings(sheet, rule, codes) for rule in rules]
-    parts = [p for p in parts if len(p)]
-    if not parts:
+        raws = [(rule, run_rule(sheet, rule, codes)) for rule in rules]
+    raws = [(rule, raw) for rule, raw in raws if len(raw)]
+    if not raws:
         return pd.DataFrame({c: pd.Series(dtype="string") for c in COLUMNS})
-    findings = pd.concat(parts, ignore_index=True).astype("string").drop_duplicates()
+    findings = _messages([rule for rule, _ in raws], [raw for _, raw in raws])
+    findings = findings.astype("string").drop_duplicates()
     findings = findings.sort_values(ORDER, kind="mergesort", na_position="last")
     return findings.reset_index(drop=True)[COLUMNS]
 
@@ -113,6 +115,35 @@ def _findings(
         },
         columns=COLUMNS,
     )
+
+
+def _messages(rules: list[Rule], raws: list[pd.DataFrame]) -> pd.DataFrame:
+    """The findings of all rules at once (as :func:`_findings` of each, concatenated): one text
+    concatenation for the messages instead of one per rule."""
+    texts = [raw if raw["value"].dtype == "string" else _text_value(raw) for raw in raws]
+    found = pd.concat(texts, ignore_index=True)
+    which = np.repeat(np.arange(len(rules)), [len(raw) for raw in raws])
+
+    def per_rule(attribute: str) -> pd.Series:
+        texts = np.array([getattr(rule, attribute) for rule in rules], dtype=object)
+        return pd.Series(texts[which], dtype="string")
+
+    value = found["value"]
+    return pd.DataFrame(
+        {
+            "mdtrt_id": found["mdtrt_id"],
+            "rule_id": per_rule("id"),
+            "severity": per_rule("severity"),
+            "field": found["field"],
+            "message_zh": per_rule("message_zh") + ("（" + value + "）").fillna(""),
+            "message_en": per_rule("message_en") + (" (" + value + ")").fillna(""),
+        },
+        columns=COLUMNS,
+    )
+
+
+def _text_value(raw: pd.DataFrame) -> pd.DataFrame:
+    return raw[["mdtrt_id", "field"]].assign(value=raw["value"].astype("string"))
 
 
 def write_findings(findings: pd.DataFrame, path: Path | str) -> Path:

@@ -126,6 +126,47 @@ def isin(values: pd.Series, other: object) -> np.ndarray:
     return values.isin(other).to_numpy(dtype=bool)
 
 
+def stripped(values: pd.Series) -> pd.Series:
+    """``values.str.strip()`` of a text column, once per run: rules strip the same flags and
+    codes (diagnosis flags, fee categories) again and again."""
+    return shared("stripped", (values.array, values.index), lambda: values.str.strip())
+
+
+def row_counts(keys: pd.Series, of: pd.Series) -> np.ndarray:
+    """Per value of ``keys``, how many values of ``of`` equal it (a null key: 0), as
+    ``keys.map(of.value_counts())`` would say, by Arrow hashing instead of a text index."""
+    left, right = keys.array, of.array
+    if not (isinstance(left, ArrowStringArray) and isinstance(right, ArrowStringArray)):
+        counts = keys.map(of.value_counts()).fillna(0)
+        return counts.to_numpy(dtype=np.int64)
+    data = pa.array(left)
+    known = pc.drop_null(pc.unique(data))
+    at = pc.index_in(data, value_set=known)
+    hits = pc.drop_null(pc.index_in(pa.array(right).cast(data.type), value_set=known))
+    per = np.bincount(hits.to_numpy(), minlength=len(known)).astype(np.int64)
+    out = np.zeros(len(data), dtype=np.int64)
+    valid = pc.is_valid(at).to_numpy(zero_copy_only=False)
+    out[valid] = per[pc.drop_null(at).to_numpy()]
+    return out
+
+
+def lookup(keys: pd.Series, ids: pd.Series | pd.Index, values: pd.Series) -> pd.Series:
+    """The value at the position of each key in ``ids`` (unique; NA when absent), as
+    ``keys.map(pd.Series(values.array, index=ids))`` says, by Arrow hashing of the text."""
+    if not (isinstance(keys.array, ArrowStringArray) and isinstance(ids.array, ArrowStringArray)):
+        return keys.map(pd.Series(values.array, index=ids))
+    data = pa.array(keys.array)
+    at = pc.index_in(data, value_set=pa.array(ids.array).cast(data.type))
+    taken = values.array.take(pc.fill_null(at, -1).to_numpy(), allow_fill=True)
+    return pd.Series(taken, index=keys.index)
+
+
+def case_sums(frame: pd.DataFrame, column: str) -> pd.Series:
+    """``frame.groupby("mdtrt_id")[column].sum(min_count=1)``, once per run (fee rules)."""
+    make = lambda: frame.groupby("mdtrt_id")[column].sum(min_count=1)  # noqa: E731
+    return shared(f"case_sums:{column}", (frame,), make)
+
+
 def texts(values: pd.Series) -> list:
     """A text column as a plain list, missing values as None: Arrow text by Arrow (pandas'
     ``tolist`` walks it element by element, several times slower)."""
@@ -153,9 +194,10 @@ def blank(values: pd.Series) -> np.ndarray:
 
 
 def _blank_text(array: ArrowStringArray) -> np.ndarray:
-    """``blank`` of Arrow text in Arrow compute (``str.strip`` is utf8_trim_whitespace)."""
+    """``blank`` of Arrow text in Arrow compute: empty, or all whitespace by the same Unicode
+    set as ``str.strip`` (utf8_trim_whitespace), without building the stripped strings."""
     data = pa.array(array)
-    empty = pc.equal(pc.utf8_trim_whitespace(data), "")
+    empty = pc.or_(pc.equal(data, ""), pc.utf8_is_space(data))
     return pc.or_kleene(pc.is_null(data), empty).to_numpy(zero_copy_only=False).astype(bool)
 
 
@@ -164,7 +206,8 @@ def applies(frame: pd.DataFrame, rule: Rule) -> pd.Series:
     when = rule.params.get("when")
     if when is None:
         return pd.Series(True, index=frame.index)
-    return compile_expression(when, rule.node).holds(frame)
+    expression = compile_expression(when, rule.node)  # rules share conditions: once per run
+    return shared("holds", (expression, frame), lambda: expression.holds(frame)).copy()
 
 
 def found(
