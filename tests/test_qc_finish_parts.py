@@ -50,12 +50,18 @@ def unprepared(part: Path, target: Path) -> Path:
     return target
 
 
-def test_prepared_parts_finish_as_parts_read_whole(tmp_path: Path) -> None:
+def made_parts(tmp_path: Path):
+    """The job and the QC parts of :func:`part_sheets` under ``tmp_path``."""
     loaded = load_job(QcJob(drg_pack=Path("sample"), base_rate=10_000))
     parts = []
     for number, sheet in enumerate(part_sheets()):
         qc_part(sheet, tmp_path / f"p{number}", loaded)
         parts.append(tmp_path / f"p{number}")
+    return loaded, parts
+
+
+def test_prepared_parts_finish_as_parts_read_whole(tmp_path: Path) -> None:
+    loaded, parts = made_parts(tmp_path)
     assert all((p / job.PER_CASE).exists() for p in parts)
     old = [unprepared(p, tmp_path / f"old{i}") for i, p in enumerate(parts)]
     findings, summary = qc_finish(parts, tmp_path / "new", loaded)
@@ -128,11 +134,7 @@ def test_shown_rows_of_a_csv_are_read_as_the_whole_file_is(tmp_path: Path, na: b
 
 
 def test_the_worklist_written_beside_the_report_is_the_same_file(tmp_path: Path) -> None:
-    loaded = load_job(QcJob(drg_pack=Path("sample"), base_rate=10_000))
-    parts = []
-    for number, sheet in enumerate(part_sheets()):
-        qc_part(sheet, tmp_path / f"p{number}", loaded)
-        parts.append(tmp_path / f"p{number}")
+    loaded, parts = made_parts(tmp_path)
     here, _ = qc_finish(parts, tmp_path / "here", loaded)
     beside, _ = qc_finish(parts, tmp_path / "beside", loaded, beside=True)
     pd.testing.assert_frame_equal(here, beside)
