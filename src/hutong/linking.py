@@ -203,11 +203,7 @@ def _apply_merges(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     into = dict(zip(links["merged_id"], links["patient_id"], strict=True))
 
     def final(pid: object) -> object:
-        seen = set()
-        while pid in into and pid not in seen:
-            seen.add(pid)
-            pid = into[pid]
-        return pid
+        return surviving(pid, into)
 
     out = {}
     for table, frame in tables.items():
@@ -215,6 +211,16 @@ def _apply_merges(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
             frame = frame.assign(patient_id=_merged(frame["patient_id"], into, final))
         out[table] = frame
     return out
+
+
+def surviving(pid: object, into: dict) -> object:
+    """The patient ``pid`` ends up as after following ``into`` (merged id → surviving id); a
+    cycle of merges stops where it would repeat."""
+    seen = set()
+    while pid in into and pid not in seen:
+        seen.add(pid)
+        pid = into[pid]
+    return pid
 
 
 def _merged(ids: pd.Series, into: dict, final) -> pd.Series:

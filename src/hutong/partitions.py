@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from hutong.linking import surviving
 from hutong.model import SCHEMAS, conform
 from hutong.parallel import ordered_map
 
@@ -156,18 +157,10 @@ class Owners:
         into: dict[str, str] = {}
         for t in batches(spill, "patient_link", ["merged_id", "patient_id"]):
             into.update(zip(t["merged_id"].to_pylist(), t["patient_id"].to_pylist(), strict=True))
-        self.final = {m: self._follow(m, into) for m in into}
+        self.final = {m: surviving(m, into) for m in into}
         self.visit = self._first(spill, "encounter", "mdtrt_id")
         self.study = self._first(spill, "imaging_study", "study_uid")
         self.root = self._joined(spill)
-
-    @staticmethod
-    def _follow(pid: str, into: dict[str, str]) -> str:
-        seen = set()
-        while pid in into and pid not in seen:
-            seen.add(pid)
-            pid = into[pid]
-        return pid
 
     def patient(self, pid: pd.Series) -> np.ndarray:
         """Hashes of the (merged) patient ids; 0 for none."""
