@@ -212,16 +212,14 @@ def unmapped(
 def with_best(queue: pd.DataFrame, coders: dict[str, Coder]) -> pd.DataFrame:
     """The queue (:func:`unmapped` with ``best=False``, or several merged) with each term's
     best candidate filled in by its table's coder."""
-    out = queue.copy()
+    best = ["best_code", "best_display", "best_score", "why"]
+    out = queue.astype({c: "object" for c in best})
     for table, coder in coders.items():
         rows = out["table"] == table
         if rows.any():
-            terms = out.loc[rows, TERM]
-            found = pd.DataFrame(index=terms.index)
-            _fill_best(found, coder, terms)
-            for column in ("best_code", "best_display", "best_score", "why"):
-                out[column] = out[column].astype("object")
-                out.loc[rows, column] = found[column].astype("object")
+            found = pd.DataFrame(index=out.index[rows])
+            _fill_best(found, coder, out.loc[rows, TERM])
+            out.loc[rows, best] = found[best].astype("object")
     return out
 
 
