@@ -26,7 +26,7 @@ import pandas as pd
 from hutong.adapters import hl7v2
 from hutong.linking import link
 from hutong.mapping.fhir import emit_fhir
-from hutong.model import SCHEMAS, conform, sort_rows
+from hutong.model import SCHEMAS, canonical
 
 try:
     from hutong.mapping.fhir.ndjson import ndjson_bytes
@@ -108,7 +108,7 @@ def hutong_run(path: Path) -> tuple[int, int, int]:
         for t, p in parts.items()
     }
     tables, _, _ = link(tables, {path.as_posix()})
-    tables = {t: sort_rows(t, conform(t, f).to_pandas()) for t, f in tables.items()}
+    tables = {t: canonical(t, f) for t, f in tables.items()}
     t2, c2 = time.perf_counter(), time.process_time()
     resources = emit_fhir(tables, [])
     t3, c3 = time.perf_counter(), time.process_time()

@@ -128,3 +128,45 @@ def test_text_formats_money_numbers_and_missing_cells() -> None:
         "psn_name": ["张三", None, TRICKY],
     }
     assert all(text[c].dtype == object for c in text.columns)
+
+
+def _messy(table: str, n: int, seed: int) -> pd.DataFrame:
+    """Rows of ``table`` whose key columns repeat, miss values and mix scripts, so the order
+    rests on ties (stability), nulls (last) and byte order of UTF-8 text."""
+    from hutong.model import KEYS, SCHEMAS
+
+    rng = np.random.default_rng(seed)
+    texts = np.array(["b", "a", "B", "中", "一", "é", "", "a "], dtype=object)
+    columns = {}
+    for field in SCHEMAS[table]:
+        if pa.types.is_string(field.type):
+            values = texts[rng.integers(0, len(texts), n)].astype(object)
+        elif pa.types.is_integer(field.type):
+            values = pd.array(rng.integers(-2, 3, n), dtype="Int32")
+        elif pa.types.is_floating(field.type):
+            values = rng.choice([0.0, -0.0, 1.5, -2.0], n)
+        elif pa.types.is_timestamp(field.type):
+            values = pd.to_datetime(rng.integers(0, 3, n), unit="D")
+        else:
+            continue
+        column = pd.Series(values)
+        if field.name in KEYS[table] or rng.random() < 0.5:
+            column[rng.random(n) < 0.2] = None
+        columns[field.name] = column
+    frame = pd.DataFrame(columns)
+    frame["row"] = range(n)  # not a schema column: conform drops it
+    return frame
+
+
+@pytest.mark.parametrize("table", ["encounter", "diagnosis", "charge", "patient_link", "order"])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_canonical_matches_sort_rows_of_conform(table: str, seed: int) -> None:
+    from hutong.model import canonical, sort_rows
+
+    frame = _messy(table, 400, seed)
+    expected = sort_rows(table, conform(table, frame).to_pandas())
+    pd.testing.assert_frame_equal(canonical(table, frame), expected)
+    empty = frame.iloc[:0]
+    pd.testing.assert_frame_equal(
+        canonical(table, empty), sort_rows(table, conform(table, empty).to_pandas())
+    )

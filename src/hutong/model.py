@@ -408,6 +408,20 @@ def sort_rows(table: str, frame: pd.DataFrame) -> pd.DataFrame:
     return frame.sort_values(keys, kind="mergesort").reset_index(drop=True)
 
 
+def canonical(table: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """``sort_rows(table, conform(table, frame).to_pandas())``, sorted while still Arrow.
+
+    Arrow's sort is stable and, like pandas', puts missing keys last; ``conform`` has made
+    every missing number null (never NaN), so both give the same order (nulls at the end is
+    Arrow's default). Sorting before the conversion spares pandas' key factorizing and its
+    per-column take."""
+    conformed = conform(table, frame)
+    keys = [(k, "ascending") for k in KEYS[table] if k in conformed.column_names]
+    if keys and conformed.num_rows > 1:
+        conformed = conformed.take(pc.sort_indices(conformed, sort_keys=keys))
+    return conformed.to_pandas()
+
+
 # Reasons a record can be rejected for; the manifest counts rejects by these.
 REJECT_REASONS = {
     "missing_value": "必填值缺失 / required value missing",

@@ -22,7 +22,7 @@ from hutong.linking import link
 from hutong.mapping.facesheet import FaceSheet, build_facesheet, write_facesheet
 from hutong.mapping.fhir import emit_fhir, validate, write_ndjson
 from hutong.mapping.fhir.gate import SAMPLE_SIZE, validation_sample
-from hutong.model import Reject, conform, is_in, sort_rows
+from hutong.model import Reject, canonical, is_in
 from hutong.quality.job import LoadedJob, qc_part
 from hutong.terminologies.coding import TERM, Coder, apply_codes, unmapped
 
@@ -57,7 +57,7 @@ def process(tables: dict[str, pd.DataFrame], ctx: Context, folder: Path) -> dict
     rejects += linked
     for table, coder in ctx.coders.items():
         tables[table] = apply_codes(tables[table], coder, table)
-    tables = {t: sort_rows(t, conform(t, f).to_pandas()) for t, f in tables.items()}
+    tables = {t: canonical(t, f) for t, f in tables.items()}
     _write_terms(tables, folder / "terms")
     counts: dict[str, Any] = {"linking": notes}
     removed: frozenset[str] = frozenset()
@@ -180,7 +180,7 @@ def _deidentify(tables: dict[str, pd.DataFrame], ctx: Context):
         raise ValueError("--deid needs a key: --deid-key-file PATH or HUTONG_DEID_KEY / 缺少密钥")
     profile = load_deid_profile(ctx.deid)
     out, report = deidentify(tables, profile, ctx.deid_key)
-    out = {t: sort_rows(t, conform(t, f).to_pandas()) for t, f in out.items()}
+    out = {t: canonical(t, f) for t, f in out.items()}
     return out, {"profile": profile.name, **report}, class_sizes(out)
 
 
