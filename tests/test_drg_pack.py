@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -50,6 +51,18 @@ def test_tiny_pack_loads_and_groups(tmp_path):
     assert group(CaseInput("D2", principal_px="P0"), pack).adrg == "AA1"
     assert group(CaseInput("D2", principal_px="P1"), pack).drg == "BQY"
     assert group(CaseInput("Z1"), pack).drg == "0000"
+
+
+def test_a_loaded_pack_is_read_only_and_names_its_codes(tmp_path):
+    """Grouping keeps what it works out from a pack (its named codes): a pack must not change
+    under it."""
+    pack = load_pack(write(tmp_path / "tiny-1.0"))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        pack.mcc = {}
+    dx, px = pack.named_codes
+    assert {"D1", "D2", "M1", "C2"} <= dx and "P9" not in px
+    assert {"P0", "P1"} <= px
+    assert pack.named_codes is pack.named_codes  # worked out once
 
 
 def test_missing_file_is_named(tmp_path):

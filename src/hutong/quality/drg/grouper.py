@@ -7,7 +7,6 @@ A case no rule takes is ``0000`` with the reason.
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -200,7 +199,8 @@ def group(case: CaseInput, pack: DrgPack) -> GroupResult:
     return GroupResult(mdc, adrg.code, drg, status, "", trace)
 
 
-def _value(x):
+def plain(x):
+    """A cell as the grouper reads it: missing (None, NA, NaN) as None."""
     return None if x is None or x is pd.NA or (isinstance(x, float) and x != x) else x
 
 
@@ -215,15 +215,15 @@ def case_input(dx_rows, px_rows, setl: tuple, mid: str = "") -> CaseInput:
     oprninfo rows as records (dicts by column, in row order) and its setlinfo values of
     :data:`SETL_FIELDS` (missing ones None); same western filter, same principal choice."""
     dx = _record_lists([r for r in dx_rows if _western_row(r)], "diag_code", "maindiag_flag")
-    return _case(*dx, *_record_lists(px_rows, "oprn_oprt_code", "oprn_oprt_type"), setl, mid)
+    return case_of(*dx, *_record_lists(px_rows, "oprn_oprt_code", "oprn_oprt_type"), setl, mid)
 
 
-def _case(main, secondary, pmain, pother, setl: tuple, mid) -> CaseInput:
+def case_of(main, secondary, pmain, pother, setl: tuple, mid) -> CaseInput:
     """One case's CaseInput from its diagnosis and procedure lists and its setlinfo values of
     :data:`SETL_FIELDS`: without a principal procedure, the first other one is it."""
     if pmain is None and pother:
         pmain, pother = pother[0], pother[1:]
-    gend, age, days, weight, way, los = (_value(v) for v in setl)
+    gend, age, days, weight, way, los = (plain(v) for v in setl)
     return CaseInput(
         principal_dx=main,
         secondary_dx=tuple(secondary),
@@ -239,14 +239,15 @@ def _case(main, secondary, pmain, pother, setl: tuple, mid) -> CaseInput:
     )
 
 
-def _missing(x) -> bool:
+def missing(x) -> bool:
+    """Whether a cell is missing: None, NA, NaT or NaN."""
     return x is None or x is pd.NA or x is pd.NaT or (isinstance(x, float) and x != x)
 
 
 def _western_row(row: dict) -> bool:
     """As :func:`.sheet._western` for one record: diag_type missing, or ``1`` once stripped."""
     kind = row.get("diag_type")
-    return _missing(kind) or str(kind).strip() == "1"
+    return missing(kind) or str(kind).strip() == "1"
 
 
 def _record_lists(rows, code: str, flag: str) -> tuple[str | None, list[str]]:
@@ -254,7 +255,7 @@ def _record_lists(rows, code: str, flag: str) -> tuple[str | None, list[str]]:
     main, rest = None, []
     for row in rows:
         value = row[code]
-        if _missing(value):
+        if missing(value):
             continue
         if main is None and isinstance(row[flag], str) and row[flag] == "1":
             main = value
@@ -287,7 +288,7 @@ def record_key(dx_rows, px_rows, setl: tuple, pack: DrgPack) -> tuple:
 
 def patient_part(setl: tuple) -> tuple:
     """The patient's share of :func:`record_key`: sex, age, age in days, birth weight."""
-    return tuple(_value(v) for v in setl[:4])
+    return tuple(plain(v) for v in setl[:4])
 
 
 def dx_part(dx_rows, pack: DrgPack) -> tuple:
@@ -297,10 +298,10 @@ def dx_part(dx_rows, pack: DrgPack) -> tuple:
     main, rest = None, []
     for row in dx_rows:
         kind = row.get("diag_type")
-        if not (_missing(kind) or str(kind).strip() == "1"):  # as _western_row
+        if not (missing(kind) or str(kind).strip() == "1"):  # as _western_row
             continue
         value = row["diag_code"]
-        if _missing(value):
+        if missing(value):
             continue
         flag = row["maindiag_flag"]
         if main is None and isinstance(flag, str) and flag == "1":
@@ -342,25 +343,7 @@ def _px_key(procedures, pack: DrgPack) -> tuple:
     return first, frozenset(c for c in px[1:] if c in known_px)
 
 
-_KNOWN: dict[int, tuple] = {}  # id(pack) → (weak reference to it, codes named by its tables)
-
-
 def known_codes(pack: DrgPack) -> tuple[frozenset[str], frozenset[str]]:
-    """The diagnosis and procedure codes some table of ``pack`` names (once per pack)."""
-    hit = _KNOWN.get(id(pack))
-    if hit is not None and hit[0]() is pack:
-        return hit[1]
-    dx: set[str] = set(pack.mdc_of) | pack.mdcp_codes | pack.mdcy_codes | set(pack.trauma_of)
-    dx |= set(pack.mcc) | set(pack.cc) | set(pack.cce) | pack.zd_invalid
-    for codes in pack.mdcz_categories.values():
-        dx |= codes
-    px: set[str] = set(pack.or_procedures)
-    adrgs = [*pack.adrgs.values(), *(a for group in pack.by_mdc.values() for a in group)]
-    for adrg in adrgs:
-        for section in adrg.sections:
-            (dx if section.kind == "dx" else px).update(section.codes)
-        for codes in (*adrg.procedure_groups, *adrg.referenced_codes):
-            px.update(codes)
-    known = (frozenset(dx), frozenset(px))
-    _KNOWN[id(pack)] = (weakref.ref(pack), known)
-    return known
+    """The diagnosis and procedure codes some table of ``pack`` names (worked out once: a
+    loaded pack is read-only)."""
+    return pack.named_codes

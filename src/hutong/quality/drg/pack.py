@@ -32,6 +32,7 @@ import json
 import math
 import re
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 
 from hutong.quality.drg.index import MdcIndex, build_index
@@ -94,9 +95,11 @@ class Adrg:
         return SURGICAL if letter <= "J" else NON_OR if letter <= "Q" else MEDICAL
 
 
-@dataclass
+@dataclass(frozen=True)
 class DrgPack:
-    """A loaded CHS-DRG pack: MDC lists, compiled ADRG rules, CC/MCC tables, invalid codes."""
+    """A loaded CHS-DRG pack: MDC lists, compiled ADRG rules, CC/MCC tables, invalid codes.
+
+    Read-only once loaded (what is worked out from it, such as :attr:`named_codes`, is kept)."""
 
     name: str
     folder: Path
@@ -120,6 +123,23 @@ class DrgPack:
     @property
     def version(self) -> str:
         return self.name
+
+    @cached_property
+    def named_codes(self) -> tuple[frozenset[str], frozenset[str]]:
+        """The diagnosis and procedure codes some table of the pack names: a code outside
+        them hits no rule and shows in no trace, so grouping may leave it out of its keys."""
+        dx: set[str] = set(self.mdc_of) | self.mdcp_codes | self.mdcy_codes | set(self.trauma_of)
+        dx |= set(self.mcc) | set(self.cc) | set(self.cce) | self.zd_invalid
+        for codes in self.mdcz_categories.values():
+            dx |= codes
+        px: set[str] = set(self.or_procedures)
+        adrgs = [*self.adrgs.values(), *(a for group in self.by_mdc.values() for a in group)]
+        for adrg in adrgs:
+            for section in adrg.sections:
+                (dx if section.kind == "dx" else px).update(section.codes)
+            for codes in (*adrg.procedure_groups, *adrg.referenced_codes):
+                px.update(codes)
+        return frozenset(dx), frozenset(px)
 
 
 def _read(folder: Path, name: str):

@@ -13,7 +13,7 @@ import pyarrow as pa
 from pandas.arrays import ArrowStringArray
 
 from hutong.gcpause import paused_gc
-from hutong.quality.drg.grouper import SETL_FIELDS, _case, _missing, _value, group, known_codes
+from hutong.quality.drg.grouper import SETL_FIELDS, case_of, group, known_codes, missing, plain
 from hutong.quality.drg.pack import DrgPack
 
 COLUMNS = ["mdtrt_id", "mdc", "adrg", "drg", "cc_status", "reason", "trace"]
@@ -36,7 +36,7 @@ def group_facesheet(sheet, pack: DrgPack) -> pd.DataFrame:
         trace_key = _trace_key(dx_keys.get(key), px_keys.get(key), values)
         hit = results.get(trace_key)
         if hit is None:
-            case = _case(*dx.get(key, no_dx), *px.get(key, no_px), values, mid)
+            case = case_of(*dx.get(key, no_dx), *px.get(key, no_px), values, mid)
             r = group(case, pack)
             hit = results[trace_key] = (r.mdc, r.adrg, r.drg, r.cc_status, r.reason, r.trace)
         out.append(hit)
@@ -52,14 +52,14 @@ def _trace_key(dx: tuple | None, px: tuple | None, setl: tuple) -> object:
     """What ``group`` reads of one case, trace included (see the module docstring)."""
     gend, age, days, weight = setl[:4]
     newborn = False
-    if _value(days) is not None:
-        age, days = _value(age), _value(days)
+    if plain(days) is not None:
+        age, days = plain(age), plain(days)
         try:  # as grouper._newborn; a value it cannot compare: the case is grouped alone
             newborn = days is not None and days < 365 and not (age or 0) >= 1
         except TypeError:
             return object()
     # days and weight as given (the trace prints them; a missing one reads None, NA or NaN)
-    return dx, px, _value(gend), newborn, repr(days), repr(weight)
+    return dx, px, plain(gend), newborn, repr(days), repr(weight)
 
 
 def _dx_keys(dx: dict, pack: DrgPack) -> dict[str, tuple]:
@@ -105,7 +105,7 @@ def _texts(values: pd.Series) -> list:
     array = values.array
     if isinstance(array, ArrowStringArray):
         return pa.array(array).to_pylist()
-    return [None if _missing(v) else v for v in values.tolist()]
+    return [None if missing(v) else v for v in values.tolist()]
 
 
 def _plain(values: pd.Series) -> list:
