@@ -124,6 +124,36 @@ def test_sorted_children_written_like_scattered_ones(tmp_path: Path) -> None:
     assert (tmp_path / "out" / "4101.ndjson").read_bytes() == expected["4101.ndjson"]
 
 
+# what JSON must escape (every control character, quote, backslash) and what it must not
+ESCAPES = ["".join(map(chr, range(0x20))), 'q"b\\s', "\u2028\u2029\x7f", "😀𠀀é", "a\\"]
+
+
+@pytest.mark.parametrize("text", ESCAPES)
+def test_escapes_repeated_ids_and_empty_columns_match_the_plain_routes(
+    tmp_path: Path, text: str
+) -> None:
+    """A cell JSON or CSV must escape, alone in its column, in the case node and a child node;
+    ids repeated in setlinfo (the general path) and a child column missing everywhere."""
+    sheet = combine(
+        case("ZY0", setlinfo={"psn_name": text}, diseinfo=[dx("I10.x00", text)]),
+        case("ZY1", setlinfo={"psn_name": None}, diseinfo=[dx("E11.900", "plain")]),
+    )
+    sheet.diseinfo["diag_type"] = None  # a child column missing in every row
+    for label, shaped in [("unique", sheet), ("repeated", combine(sheet, case("ZY1")))]:
+        shaped = typed(shaped)
+        write_facesheet(shaped, tmp_path / label)
+        for name, data in expected_files(shaped, tmp_path).items():
+            assert (tmp_path / label / name).read_bytes() == data, (label, name)
+
+
+def test_a_sheet_without_cases_writes_headers_only(tmp_path: Path) -> None:
+    sheet = typed(FaceSheet(**{n: combine(case("ZY0")).node(n).iloc[:0] for n in NODES}))
+    write_facesheet(sheet, tmp_path / "out")
+    for name, data in expected_files(sheet, tmp_path).items():
+        assert (tmp_path / "out" / name).read_bytes() == data, name
+    assert (tmp_path / "out" / "4101.ndjson").read_bytes() == b""
+
+
 @pytest.mark.parametrize("seed", [0, 1])
 def test_money_and_numbers_match_python_formatting(seed: int) -> None:
     rng = np.random.default_rng(seed)

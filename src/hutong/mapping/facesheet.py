@@ -9,18 +9,20 @@ with the same types, which is what ``hutong qc`` checks.
 
 from __future__ import annotations
 
-import csv
+import codecs
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from itertools import repeat
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
-from hutong.mapping import facesheet_text
+from hutong.mapping import facesheet_lines, facesheet_text
 
 NODES = ("setlinfo", "diseinfo", "oprninfo", "iteminfo")
 
@@ -245,37 +247,60 @@ def _text(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, index=frame.index, columns=frame.columns)
 
 
-def write_facesheet(sheet: FaceSheet, folder: Path) -> dict[str, Path]:
-    """Write the four node CSVs and ``4101.ndjson`` into ``folder``; returns the paths."""
-    import orjson  # compact, non-ASCII kept: the bytes json.dumps(ensure_ascii=False) gives
+def _arrow_cells(frame: pd.DataFrame) -> dict[str, pa.Array]:
+    """:func:`_cells` as Arrow text, without a Python object per cell where the column is
+    Arrow already (text) or can be made so (numbers and money)."""
+    out = {}
+    for col in frame.columns:
+        v = frame[col]
+        if col in MONEY_FIELDS:
+            out[col] = facesheet_text.money_text(v)
+        elif col in NUMBER_FIELDS:
+            out[col] = facesheet_text.numbers_text(v)
+        elif col in DATETIME_FIELDS or col in DATE_FIELDS:
+            out[col] = pa.array(_formatted(v, col), type=pa.large_string())
+        elif isinstance(v.dtype, pd.StringDtype) and v.dtype.storage == "pyarrow":
+            out[col] = pa.array(v.array)  # the column as it is stored
+        else:
+            out[col] = pa.array(_formatted(v, col), type=pa.large_string())
+    return out
 
+
+def write_facesheet(sheet: FaceSheet, folder: Path) -> dict[str, Path]:
+    """Write the four node CSVs and ``4101.ndjson`` into ``folder``; returns the paths.
+
+    The CSVs hold the bytes ``DataFrame.to_csv(index=False, encoding="utf-8-sig",
+    lineterminator="\\n")`` writes of :func:`_text`, the documents those ``orjson.dumps``
+    gives of :func:`documents`; both are built column-wise (see :mod:`.facesheet_lines`)."""
     folder.mkdir(parents=True, exist_ok=True)
     paths: dict[str, Path] = {}
-    nodes = {node: _cells(sheet.node(node)) for node in NODES}
-    for node, cells in nodes.items():
+    nodes = {node: _arrow_cells(sheet.node(node)) for node in NODES}
+    for node, columns in nodes.items():
         paths[node] = folder / f"{node}.csv"
-        _write_csv(cells, paths[node])
+        with paths[node].open("wb") as out:
+            out.write(codecs.BOM_UTF8)
+            out.write(facesheet_lines.csv_bytes(columns))
     paths["4101"] = folder / "4101.ndjson"
     with paths["4101"].open("wb") as out:
-        lines = []
-        for doc in _documents(nodes):
-            lines.append(orjson.dumps(doc, option=orjson.OPT_APPEND_NEWLINE))
-            if len(lines) == 1000:
-                out.write(b"".join(lines))
-                lines.clear()
-        out.write(b"".join(lines))
+        body = facesheet_lines.documents_bytes(nodes)
+        if body is not None:
+            out.write(body)
+        else:  # ids missing or repeated: the general path, a document at a time
+            _write_documents(nodes, out)
     return paths
 
 
-def _write_csv(cells: Cells, path: Path) -> None:
-    """The bytes ``DataFrame.to_csv(index=False, encoding="utf-8-sig", lineterminator="\\n")``
-    writes (the same csv writer and quoting, None as empty), without a frame in between and
-    with the BOM written once rather than through a Python encoder on every row."""
-    with path.open("w", encoding="utf-8", newline="") as out:
-        out.write("\ufeff")
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(cells)
-        writer.writerows(zip(*cells.values(), strict=True))
+def _write_documents(nodes: dict[str, dict[str, pa.Array]], out: BinaryIO) -> None:
+    import orjson  # compact, non-ASCII kept: the bytes json.dumps(ensure_ascii=False) gives
+
+    cells = {n: {c: a.to_pylist() for c, a in columns.items()} for n, columns in nodes.items()}
+    lines = []
+    for doc in _documents(cells):
+        lines.append(orjson.dumps(doc, option=orjson.OPT_APPEND_NEWLINE))
+        if len(lines) == 1000:
+            out.write(b"".join(lines))
+            lines.clear()
+    out.write(b"".join(lines))
 
 
 def documents(texts: dict[str, pd.DataFrame]):

@@ -30,16 +30,23 @@ def _floats(v: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return v.to_numpy(dtype="float64", na_value=np.nan), v.isna().to_numpy()
 
 
-def _texts(text: pa.Array, slow: np.ndarray, x: np.ndarray, fmt: Callable[[float], str]) -> list:
+def _texts(
+    text: pa.Array, slow: np.ndarray, x: np.ndarray, fmt: Callable[[float], str]
+) -> pa.Array:
     """``text`` with ``fmt(x)`` in the ``slow`` cells (the ones the array route may get wrong)."""
-    out = text.to_pylist()
-    for i in np.flatnonzero(slow).tolist():
-        out[i] = fmt(float(x[i]))
-    return out
+    if not slow.any():
+        return text
+    fixed = pa.array([fmt(float(v)) for v in x[slow].tolist()], type=text.type)
+    return pc.replace_with_mask(text, pa.array(slow), fixed)
 
 
 def money(v: pd.Series) -> list:
-    """``f"{x:.2f}"`` of each amount (None where missing): whole cents as Arrow decimals."""
+    """``f"{x:.2f}"`` of each amount (None where missing)."""
+    return money_text(v).to_pylist()
+
+
+def money_text(v: pd.Series) -> pa.Array:
+    """:func:`money` as Arrow text (null where missing): whole cents as Arrow decimals."""
     x, missing = _floats(v)
     with np.errstate(invalid="ignore", over="ignore"):
         y = x * 100
@@ -57,7 +64,12 @@ def number(x: float) -> str:
 
 
 def numbers(v: pd.Series) -> list:
-    """``number(x)`` of each value (None where missing); whole numbers through an int cast."""
+    """``number(x)`` of each value (None where missing)."""
+    return numbers_text(v).to_pylist()
+
+
+def numbers_text(v: pd.Series) -> pa.Array:
+    """:func:`numbers` as Arrow text (null where missing); whole numbers through an int cast."""
     x, missing = _floats(v)
     with np.errstate(invalid="ignore"):
         fast = (np.abs(x) < _INT_EXACT) & (x == np.trunc(x)) & ~((x == 0) & np.signbit(x))
