@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from hutong.gcpause import relaxed_gc
 from hutong.linking import link
 from hutong.mapping.facesheet import FaceSheet, build_facesheet, write_facesheet
 from hutong.mapping.fhir import emit_fhir, validate, write_ndjson
@@ -49,6 +50,7 @@ class Context:
     deid_key: bytes | None = None
 
 
+@relaxed_gc()
 def process(tables: dict[str, pd.DataFrame], ctx: Context, folder: Path) -> dict[str, Any]:
     """Every output part of one partition into ``folder``; returns its counts."""
     folder.mkdir(parents=True, exist_ok=True)
