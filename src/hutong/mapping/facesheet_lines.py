@@ -25,8 +25,8 @@ Columns = Mapping[str, pa.Array]  # a node's cells as Arrow text, null where emp
 
 def _csv_special() -> str:
     """RE2 class of the characters that make ``csv.writer`` quote a field: the delimiter, the
-    quote and the line end, and (from Python 3.12 on) a carriage return whatever the line end
-    is; asked of the csv module itself, so the rule follows the Python that runs."""
+    quote and the line end, and a carriage return where the Python that runs quotes it whatever
+    the line end is (3.11 does not); asked of the csv module itself."""
     probe = io.StringIO()
     csv.writer(probe, lineterminator="\n").writerow(["a\rb", "c"])
     return r'[,"\n\r]' if probe.getvalue().startswith('"') else r'[,"\n]'
