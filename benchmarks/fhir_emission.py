@@ -27,7 +27,7 @@ from hutong.adapters.profile import load_profile
 from hutong.adapters.table import batches, open_table
 from hutong.linking import link
 from hutong.mapping.fhir import emit_fhir
-from hutong.model import SCHEMAS, conform, sort_rows
+from hutong.model import SCHEMAS, canonical
 from hutong.synthetic import generate
 from hutong.terminologies.codesystem import DIAGNOSIS, PROCEDURE, sample_code_system
 from hutong.terminologies.coding import Coder, apply_codes
@@ -72,7 +72,7 @@ def canonical_tables(vendor: str, cases: int) -> dict[str, pd.DataFrame]:
     }
     for table, system in systems.items():
         tables[table] = apply_codes(tables[table], Coder(system), table)
-    return {t: sort_rows(t, conform(t, tables[t]).to_pandas()) for t in TABLES}
+    return {t: canonical(t, tables[t]) for t in TABLES}
 
 
 def hutong(tables: dict[str, pd.DataFrame]) -> tuple[int, int]:

@@ -15,7 +15,7 @@ from hutong.adapters.cda.render import write_samples, wst500_document
 from hutong.adapters.profile import load_profile
 from hutong.adapters.table import read_table
 from hutong.mapping.facesheet import NODES, FaceSheet, build_facesheet
-from hutong.model import DIAGNOSIS_SYSTEM, PROCEDURE_SYSTEM, SCHEMAS, conform, sort_rows
+from hutong.model import DIAGNOSIS_SYSTEM, PROCEDURE_SYSTEM, SCHEMAS, canonical
 from hutong.synthetic import generate, generate_cases
 from hutong.synthetic.localise import localise
 from hutong.terminologies.codesystem import sample_code_system
@@ -41,7 +41,7 @@ def tables_of(batches) -> dict[str, pd.DataFrame]:
     }
     tables["diagnosis"] = apply_codes(tables["diagnosis"], sample_code_system(DIAGNOSIS_SYSTEM))
     tables["procedure"] = apply_codes(tables["procedure"], sample_code_system(PROCEDURE_SYSTEM))
-    return {t: sort_rows(t, conform(t, f).to_pandas()) for t, f in tables.items()}
+    return {t: canonical(t, f) for t, f in tables.items()}
 
 
 def read_documents(paths: list[Path]) -> dict[str, pd.DataFrame]:

@@ -402,19 +402,13 @@ def is_in(values: pd.Series, members: Iterable[object] | pd.Series) -> pd.Series
     return values.isin(members)
 
 
-def sort_rows(table: str, frame: pd.DataFrame) -> pd.DataFrame:
-    """Stable, deterministic order of a canonical frame by its key columns."""
-    keys = [k for k in KEYS[table] if k in frame.columns]
-    return frame.sort_values(keys, kind="mergesort").reset_index(drop=True)
-
-
 def canonical(table: str, frame: pd.DataFrame) -> pd.DataFrame:
-    """``sort_rows(table, conform(table, frame).to_pandas())``, sorted while still Arrow.
+    """The frame conformed to the canonical schema (as pandas) in a stable, deterministic order
+    of its key columns, missing keys last.
 
-    Arrow's sort is stable and, like pandas', puts missing keys last; ``conform`` has made
-    every missing number null (never NaN), so both give the same order (nulls at the end is
-    Arrow's default). Sorting before the conversion spares pandas' key factorizing and its
-    per-column take."""
+    Sorted while still Arrow: Arrow's sort is stable, like pandas' mergesort, and ``conform``
+    has made every missing number null (never NaN), so both give the same order. Sorting before
+    the conversion spares pandas' key factorizing and its per-column take."""
     conformed = conform(table, frame)
     keys = [(k, "ascending") for k in KEYS[table] if k in conformed.column_names]
     if keys and conformed.num_rows > 1:

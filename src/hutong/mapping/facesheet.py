@@ -218,24 +218,33 @@ def typed(sheet: FaceSheet) -> FaceSheet:
     return sheet
 
 
-def _formatted(v: pd.Series, col: str) -> list:
-    """One column's values as text (None where empty), with Python's own float formatting."""
-    if col in DATETIME_FIELDS:
-        return v.dt.strftime("%Y-%m-%d %H:%M:%S").to_numpy(dtype=object, na_value=None).tolist()
-    if col in DATE_FIELDS:
-        return v.dt.strftime("%Y-%m-%d").to_numpy(dtype=object, na_value=None).tolist()
+def _column_text(v: pd.Series, col: str) -> pa.Array:
+    """One column's values as the interface writes them, as Arrow text (null where empty):
+    times to the second, money to 0.01 and numbers as Python formats them, without a Python
+    object per cell where the column is Arrow already (text) or can be made so (numbers)."""
     if col in MONEY_FIELDS:
-        return facesheet_text.money(v)
+        return facesheet_text.money_text(v)
     if col in NUMBER_FIELDS:
-        return facesheet_text.numbers(v)
-    return v.to_numpy(dtype=object, na_value=None).tolist()
+        return facesheet_text.numbers_text(v)
+    if col in DATETIME_FIELDS or col in DATE_FIELDS:
+        pattern = "%Y-%m-%d %H:%M:%S" if col in DATETIME_FIELDS else "%Y-%m-%d"
+        values = v.dt.strftime(pattern)
+    elif isinstance(v.dtype, pd.StringDtype) and v.dtype.storage == "pyarrow":
+        return pa.array(v.array)  # the column as it is stored
+    else:
+        values = v
+    return pa.array(values.to_numpy(dtype=object, na_value=None), type=pa.large_string())
+
+
+def _arrow_cells(frame: pd.DataFrame) -> dict[str, pa.Array]:
+    return {col: _column_text(frame[col], col) for col in frame.columns}
 
 
 Cells = dict[str, list]  # a node's columns as lists of text (None where empty)
 
 
 def _cells(frame: pd.DataFrame) -> Cells:
-    return {col: _formatted(frame[col], col) for col in frame.columns}
+    return {col: cells.to_pylist() for col, cells in _arrow_cells(frame).items()}
 
 
 def _text(frame: pd.DataFrame) -> pd.DataFrame:
@@ -245,25 +254,6 @@ def _text(frame: pd.DataFrame) -> pd.DataFrame:
         for col, cells in _cells(frame).items()
     }
     return pd.DataFrame(out, index=frame.index, columns=frame.columns)
-
-
-def _arrow_cells(frame: pd.DataFrame) -> dict[str, pa.Array]:
-    """:func:`_cells` as Arrow text, without a Python object per cell where the column is
-    Arrow already (text) or can be made so (numbers and money)."""
-    out = {}
-    for col in frame.columns:
-        v = frame[col]
-        if col in MONEY_FIELDS:
-            out[col] = facesheet_text.money_text(v)
-        elif col in NUMBER_FIELDS:
-            out[col] = facesheet_text.numbers_text(v)
-        elif col in DATETIME_FIELDS or col in DATE_FIELDS:
-            out[col] = pa.array(_formatted(v, col), type=pa.large_string())
-        elif isinstance(v.dtype, pd.StringDtype) and v.dtype.storage == "pyarrow":
-            out[col] = pa.array(v.array)  # the column as it is stored
-        else:
-            out[col] = pa.array(_formatted(v, col), type=pa.large_string())
-    return out
 
 
 def write_facesheet(sheet: FaceSheet, folder: Path) -> dict[str, Path]:

@@ -40,13 +40,9 @@ def _texts(
     return pc.replace_with_mask(text, pa.array(slow), fixed)
 
 
-def money(v: pd.Series) -> list:
-    """``f"{x:.2f}"`` of each amount (None where missing)."""
-    return money_text(v).to_pylist()
-
-
 def money_text(v: pd.Series) -> pa.Array:
-    """:func:`money` as Arrow text (null where missing): whole cents as Arrow decimals."""
+    """``f"{x:.2f}"`` of each amount as Arrow text (null where missing): whole cents as Arrow
+    decimals."""
     x, missing = _floats(v)
     with np.errstate(invalid="ignore", over="ignore"):
         y = x * 100
@@ -63,13 +59,9 @@ def number(x: float) -> str:
     return f"{x:.0f}" if float(x).is_integer() else f"{x:g}"
 
 
-def numbers(v: pd.Series) -> list:
-    """``number(x)`` of each value (None where missing)."""
-    return numbers_text(v).to_pylist()
-
-
 def numbers_text(v: pd.Series) -> pa.Array:
-    """:func:`numbers` as Arrow text (null where missing); whole numbers through an int cast."""
+    """``number(x)`` of each value as Arrow text (null where missing); whole numbers through
+    an int cast."""
     x, missing = _floats(v)
     with np.errstate(invalid="ignore"):
         fast = (np.abs(x) < _INT_EXACT) & (x == np.trunc(x)) & ~((x == 0) & np.signbit(x))
