@@ -51,12 +51,6 @@ def normalise_code(code: str) -> str:
 class CodeIndex:
     """Look-ups of one code system by code, by normalised code and by name."""
 
-    @cached_property
-    def name_series(self) -> pd.Series:
-        """:attr:`names` as the Series ``Series.map`` makes of the dict on every call (tens
-        of thousands of codes), made once."""
-        return pd.Series(self.names)
-
     def __init__(self, system: CodeSystem):
         self.system = system
         self.names = system.names
@@ -70,6 +64,12 @@ class CodeIndex:
         for name in self.names.values():
             counts[name] = counts.get(name, 0) + 1
         self.by_name = {n: c for c, n in self.names.items() if counts[n] == 1}
+
+    @cached_property
+    def name_series(self) -> pd.Series:
+        """:attr:`names` as the Series ``Series.map`` makes of the dict on every call (tens
+        of thousands of codes), made once."""
+        return pd.Series(self.names)
 
     def lookup(self, local_code: str | None, local_name: str | None) -> tuple[str | None, str]:
         if local_code:

@@ -327,7 +327,7 @@ def _key(principal_dx, secondary, procedures, patient: tuple, pack: DrgPack) -> 
 
 
 def _dx_key(principal_dx, secondary, pack: DrgPack) -> tuple:
-    known_dx = known_codes(pack)[0]
+    known_dx = pack.named_codes[0]
     principal = (principal_dx or "").strip()
     if not principal or principal in pack.zd_invalid:
         return (principal,)  # ungroupable whatever else the case has
@@ -337,13 +337,7 @@ def _dx_key(principal_dx, secondary, pack: DrgPack) -> tuple:
 
 
 def _px_key(procedures, pack: DrgPack) -> tuple:
-    known_px = known_codes(pack)[1]
+    known_px = pack.named_codes[1]
     px = [c for c in procedures if c and c not in pack.ss_invalid]
     first = (px[0] if px[0] in known_px else _INERT) if px else None
     return first, frozenset(c for c in px[1:] if c in known_px)
-
-
-def known_codes(pack: DrgPack) -> tuple[frozenset[str], frozenset[str]]:
-    """The diagnosis and procedure codes some table of ``pack`` names (worked out once: a
-    loaded pack is read-only)."""
-    return pack.named_codes

@@ -13,7 +13,7 @@ import pyarrow as pa
 from pandas.arrays import ArrowStringArray
 
 from hutong.gcpause import paused_gc
-from hutong.quality.drg.grouper import SETL_FIELDS, case_of, group, known_codes, missing, plain
+from hutong.quality.drg.grouper import SETL_FIELDS, case_of, group, missing, plain
 from hutong.quality.drg.pack import DrgPack
 
 COLUMNS = ["mdtrt_id", "mdc", "adrg", "drg", "cc_status", "reason", "trace"]
@@ -65,14 +65,14 @@ def _trace_key(dx: tuple | None, px: tuple | None, setl: tuple) -> object:
 def _dx_keys(dx: dict, pack: DrgPack) -> dict[str, tuple]:
     """Case → its principal diagnosis as given, then the others some table names, in order
     (a code no table names hits no rule and shows in no trace)."""
-    known = known_codes(pack)[0]
+    known = pack.named_codes[0]
     return {k: (main, *(c for c in rest if c in known)) for k, (main, rest) in dx.items()}
 
 
 def _px_keys(px: dict, pack: DrgPack) -> dict[str, tuple]:
     """Case → the procedures ``group`` drops (ss_invalid, they are traced), its first kept one
     as given (a rule may name it in the trace) and the kept others some table names, in order."""
-    known, invalid = known_codes(pack)[1], pack.ss_invalid
+    known, invalid = pack.named_codes[1], pack.ss_invalid
     out = {}
     for k, (main, rest) in px.items():
         codes = [c for c in (main, *rest) if c]  # the order group() sees, principal first
