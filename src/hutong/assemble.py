@@ -16,6 +16,8 @@ from typing import Any, BinaryIO
 
 import pandas as pd
 
+from hutong.concat import append_file, open_target
+
 NODES = ("setlinfo", "diseinfo", "oprninfo", "iteminfo")
 QUEUE_KEY = ["table", "target_system", "local_code", "local_name"]
 
@@ -55,8 +57,7 @@ class Appender:
             for name in names or ():
                 target = self.out / folder / name
                 if target not in self._open:
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    self._open[target] = target.open("wb")
+                    self._open[target] = open_target(target)
         for handle in self._open.values():
             handle.close()
 
@@ -70,13 +71,11 @@ class Appender:
                     continue
                 target = self.out / folder / name
                 out = self._open.get(target)
-                with path.open("rb") as src:
-                    if out is None:
-                        target.parent.mkdir(parents=True, exist_ok=True)
-                        out = self._open[target] = target.open("wb")
-                    elif target.suffix == ".csv":
-                        src.readline()  # BOM + header: the first part's only
-                    shutil.copyfileobj(src, out, 1 << 20)
+                first = out is None
+                if out is None:
+                    out = self._open[target] = open_target(target)
+                # a CSV part's BOM + header: the first part's only
+                append_file(path, out, skip_header=not first and target.suffix == ".csv")
 
 
 def fhir(parts: list[Path], out: Path) -> dict[str, int]:

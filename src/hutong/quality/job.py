@@ -18,7 +18,6 @@ manifest. Same inputs, same bytes.
 from __future__ import annotations
 
 import json
-import shutil
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -279,16 +278,15 @@ def per_case_files(loaded: LoadedJob) -> list[str]:
 
 def concat_files(parts: list[Path], target: Path) -> None:
     """Concatenate part files (CSV parts: the first one's BOM and header only)."""
+    from hutong.concat import append_file, open_target
+
     csv = target.suffix == ".csv"
-    with target.open("wb") as out:
+    with open_target(target) as out:
         first = True
         for part in parts:
             if not part.exists():
                 continue
-            with part.open("rb") as src:
-                if csv and not first:
-                    src.readline()  # BOM + header
-                shutil.copyfileobj(src, out, 1 << 20)
+            append_file(part, out, skip_header=csv and not first)  # BOM + header: first only
             first = False
 
 
