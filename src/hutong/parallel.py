@@ -10,6 +10,7 @@ from __future__ import annotations
 import multiprocessing
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import suppress
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -39,21 +40,40 @@ def ordered_map(
 
 class Beside:
     """``fn(*args)`` in a forked process while this one goes on (a file written beside other
-    work); :meth:`wait` joins it and raises if it failed. Nothing is pickled: the child has
+    work); :meth:`wait` joins it and raises if it failed, :meth:`result` also returns what it
+    returned (pickled back through a pipe). Nothing is pickled on the way there: the child has
     the arguments by the fork. With ``forked=False`` the call runs here, at once."""
 
     def __init__(self, fn: Callable[..., object], *args: object, forked: bool = True) -> None:
         self.name = getattr(fn, "__name__", "task")
         self._child = None
+        self._value: object = None
         if not forked:
-            fn(*args)
+            self._value = fn(*args)
             return
-        self._child = multiprocessing.get_context("fork").Process(target=fn, args=args)
+        context = multiprocessing.get_context("fork")
+        self._pipe, sending = context.Pipe(duplex=False)
+        self._child = context.Process(target=_send, args=(sending, fn, args))
         self._child.start()
+        sending.close()  # the child's end: closed here, so a failed child reads as EOF
 
     def wait(self) -> None:
+        self.result()
+
+    def result(self) -> object:
+        """What ``fn`` returned (once the child has finished)."""
         if self._child is None:
-            return
+            return self._value
+        with suppress(EOFError):  # the child died before sending (its exit code says why)
+            self._value = self._pipe.recv()  # before join: a big result fills the pipe
+        self._pipe.close()
         self._child.join()
         if self._child.exitcode != 0:
             raise RuntimeError(f"{self.name} failed in its process (exit {self._child.exitcode})")
+        self._child = None
+        return self._value
+
+
+def _send(pipe, fn: Callable[..., object], args: tuple) -> None:
+    pipe.send(fn(*args))
+    pipe.close()

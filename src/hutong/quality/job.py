@@ -175,8 +175,9 @@ def qc_finish(
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """The run's QC outputs from its parts, in part order: per-case files concatenated (unless
     ``concatenated``: the caller appended them already), aggregates combined, then the
-    worklist and the report over the cases with findings (with ``beside``, the worklist in a
-    forked process while this one writes the report).
+    worklist and the report over the cases with findings (with ``beside``, impact.csv is
+    merged and the worklist written in forked processes while this one reads and writes the
+    rest).
 
     Memory follows the part size and the caps (:data:`SHOWN_CASES`, :data:`WORKLIST_ROWS`),
     not the run's size: parts are read one at a time (counts, first cases, impact ranked per
@@ -215,20 +216,32 @@ def qc_finish(
             top = _top_cases(per_case(light, rows), top)
             del light, rows
         ids = set(top["mdtrt_id"]) if top is not None else set()
-        merged = merge_parts(ranked, folder / "impact.csv", ids) if drg is not None else None
-    summary: dict[str, Any] = {
-        "rules": pack.manifest(),
-        "skipped_rules": skipped(pack, codes),
-        **_counts(every),
-    }
-    suppressed: Counter = Counter()
-    for c in part_counts:
-        suppressed.update(c["suppressed_by_deid"])
-    if suppressed:
-        summary["suppressed_by_deid"] = dict(sorted(suppressed.items()))
+        # impact.csv is merged (line by line, seconds at a million cases) in a forked process
+        # while this one reads the shown cases' rows
+        merging = None
+        if drg is not None:
+            merging = Beside(merge_parts, ranked, folder / "impact.csv", ids, forked=beside)
+        summary: dict[str, Any] = {
+            "rules": pack.manifest(),
+            "skipped_rules": skipped(pack, codes),
+            **_counts(every),
+        }
+        suppressed: Counter = Counter()
+        for c in part_counts:
+            suppressed.update(c["suppressed_by_deid"])
+        if suppressed:
+            summary["suppressed_by_deid"] = dict(sorted(suppressed.items()))
 
-    findings = read_shown([p / "findings.csv" for p in parts], ids)
-    light = read_cases([p / CASES for p in parts], ids)
+        findings = read_shown([p / "findings.csv" for p in parts], ids)
+        light = read_cases([p / CASES for p in parts], ids)
+        merged = merging.result() if merging is not None else None
+    impact_table = merged.shown if merged is not None else None  # ranked by money
+    rows = finding_rows(light, findings, pack, impact_table)  # the worklist's and the report's
+    # the worklist (XlsxWriter, ~20 µs a cell) is written beside the rest of the finish (the
+    # scores, groups and indicators read, the report written), each on a core
+    worklist = Beside(write_worklist, light, findings, folder / "worklist.xlsx", pack,
+                      impact_table, WORKLIST_ROWS, rows, forked=beside)  # fmt: skip
+
     scores, all_scores = read_scores([p / "scores.csv" for p in parts], ids)
     summary["shown_cases"] = {
         "cases": len(ids),
@@ -237,20 +250,15 @@ def qc_finish(
     rates = combine_indicators([_read_csv(p / INDICATORS) for p in parts])
     write_indicators(rates, folder / INDICATORS)
 
-    groups = cmi_table = impact_table = rule_amounts = None
+    groups = cmi_table = rule_amounts = None
     if merged is not None:
         groups, cmi_table, summary["drg"] = _finish_grouping(
             parts, folder, ids, [c["drg"] for c in part_counts], drg, merged
         )
-        impact_table = merged.shown  # the shown cases' priced findings, ranked by money
         rule_amounts = merged.rule_amounts if merged.summary["findings"] else None
     if loaded.dip is not None:
         summary["dip"] = sum_counts([c["dip"] for c in part_counts])
 
-    rows = finding_rows(light, findings, pack, impact_table)  # the worklist's and the report's
-    # the worklist (XlsxWriter, ~20 µs a cell) is written beside the report, each on a core
-    worklist = Beside(write_worklist, light, findings, folder / "worklist.xlsx", pack,
-                      impact_table, WORKLIST_ROWS, rows, forked=beside)  # fmt: skip
     write_report(
         light, findings, folder / "report.html", pack, job.title,
         scores=scores, indicators=rates, groups=groups, impact=impact_table, cmi=cmi_table,
