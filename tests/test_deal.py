@@ -73,3 +73,29 @@ def test_dealing_in_two_processes_writes_the_same_files(tmp_path):
         t = read_tables(folder)
         assert set(t["diagnosis"]["mdtrt_id"]) <= set(t["encounter"]["mdtrt_id"])
         assert set(t["encounter"]["patient_id"]) <= set(t["patient"]["patient_id"])
+
+
+def test_a_spill_holds_added_tables_and_spilled_streams_in_order(tmp_path):
+    """Tables added and streams appended (a worker's Spilled bytes) in any mix read back as
+    one table in the order added, with the rows counted."""
+    from hutong.adapters.batch import Spilled
+    from hutong.partitions import batches
+
+    def rows(start: int, n: int) -> pd.DataFrame:
+        ids = [f"P{i:04d}" for i in range(start, start + n)]
+        return pd.DataFrame({"patient_id": ids, "name": [f"name {i}" for i in ids]})
+
+    pieces = [rows(0, 3), rows(3, 2), rows(5, 4), rows(9, 1), rows(10, 2), rows(12, 0)]
+    spill = Spill(tmp_path)
+    spill.add("patient", Spilled.of(conform("patient", pieces[0])))  # a stream first
+    spill.add("patient", pieces[1])  # a frame: a stream of its own begins
+    spill.add("patient", conform("patient", pieces[2]))  # the same stream goes on
+    spill.add("patient", Spilled.of(conform("patient", pieces[3])))  # it ends; bytes appended
+    spill.add("patient", Spilled.of(conform("patient", pieces[4])))
+    spill.add("patient", Spilled.of(conform("patient", pieces[5])))  # no rows: nothing
+    spill.close()
+    assert spill.rows == {"patient": 12}
+    back = pd.concat([t.to_pandas() for t in batches(tmp_path, "patient")], ignore_index=True)
+    want = conform("patient", pd.concat(pieces, ignore_index=True)).to_pandas()
+    pd.testing.assert_frame_equal(back, want)
+    assert read_tables(tmp_path)["patient"]["patient_id"].tolist() == want["patient_id"].tolist()

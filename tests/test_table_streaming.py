@@ -66,7 +66,13 @@ def test_worker_processes_convert_the_same_batches_in_order(folder, profile):
         here = list(batches(raw1, kind, prof, 16))
         raw2, kind = open_table(path, prof)
         there = list(batches(raw2, kind, prof, 16, workers=2, conformed=True))
-        assert len(here) == len(there) > 1
+        raw3, kind = open_table(path, prof)
+        spilled = list(batches(raw3, kind, prof, 16, workers=2, spilled=True))
+        assert len(here) == len(there) == len(spilled) > 1
+        for b, c in zip(there, spilled, strict=True):  # the spill's streams hold the same
+            assert b.tables.keys() == c.tables.keys()
+            assert all(c.tables[t].table().equals(b.tables[t]) for t in b.tables), path.name
+            assert all(len(c.tables[t]) == b.tables[t].num_rows for t in b.tables)
         assert sum(len(b.rejects) for b in here) == sum(len(b.rejects) for b in there)
         for a, b in zip(here, there, strict=True):
             assert (a.read, a.notes) == (b.read, b.notes)

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from hutong.adapters.batch import IPC_WRITE, Spilled
 from hutong.linking import surviving
 from hutong.model import SCHEMAS, conform
 from hutong.parallel import ordered_map
@@ -34,41 +35,56 @@ PARTS = "parts"
 
 # The deal appends a small slice to every partition's file for each spilled batch: unbuffered,
 # each slice was a write per column buffer (millions of system calls at 1M cases, half the
-# deal's time). LZ4 (GB/s) roughly halves what the spill and the partitions put on disk.
+# deal's time).
 _BUFFER = 1 << 16  # per open file: 64 KiB x partitions x tables stays small
-_WRITE = pa.ipc.IpcWriteOptions(compression="lz4")
 _DEAL_BATCH = 1 << 20  # bytes of a partition's rows the deal holds before writing them
 
 
 class Spill:
-    """Append-only Arrow stream files, one per canonical table."""
+    """Append-only Arrow files, one per canonical table: Arrow IPC streams one after another
+    (a table added is written into the open stream; a :class:`Spilled` one, a stream already,
+    is appended as it is and the next table added opens a new stream)."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.folder.mkdir(parents=True, exist_ok=True)
         self._writers: dict[str, pa.ipc.RecordBatchStreamWriter] = {}
-        self._files: dict[str, object] = {}
+        self._files: dict[str, pa.NativeFile] = {}
         self.rows: dict[str, int] = {}
 
-    def add(self, table: str, frame: pd.DataFrame | pa.Table) -> None:
-        """Append rows (a frame, or a table already conformed to the canonical schema)."""
+    def add(self, table: str, frame: pd.DataFrame | pa.Table | Spilled) -> None:
+        """Append rows (a frame, or a table already conformed to the canonical schema, or the
+        stream of one)."""
         if frame is None or len(frame) == 0:
             return
-        batch = frame if isinstance(frame, pa.Table) else conform(table, frame)
-        writer = self._writers.get(table)
-        if writer is None:
-            sink = pa.output_stream(str(self.folder / f"{table}.arrow"), buffer_size=_BUFFER)
-            self._files[table] = sink
-            writer = pa.ipc.new_stream(sink, SCHEMAS[table], options=_WRITE)
-            self._writers[table] = writer
-        writer.write_table(batch)
+        if isinstance(frame, Spilled):
+            writer = self._writers.pop(table, None)
+            if writer is not None:
+                writer.close()  # its stream ends: the bytes are one of their own
+            self._sink(table).write(frame.data)
+        else:
+            batch = frame if isinstance(frame, pa.Table) else conform(table, frame)
+            writer = self._writers.get(table)
+            if writer is None:
+                writer = pa.ipc.new_stream(self._sink(table), SCHEMAS[table], options=IPC_WRITE)
+                self._writers[table] = writer
+            writer.write_table(batch)
         self.rows[table] = self.rows.get(table, 0) + len(frame)
 
+    def _sink(self, table: str) -> pa.NativeFile:
+        sink = self._files.get(table)
+        if sink is None:
+            path = str(self.folder / f"{table}.arrow")
+            sink = self._files[table] = pa.output_stream(path, buffer_size=_BUFFER)
+        return sink
+
     def close(self) -> None:
-        for table, writer in self._writers.items():
+        for writer in self._writers.values():
             writer.close()
-            self._files[table].close()
+        for sink in self._files.values():
+            sink.close()
         self._writers.clear()
+        self._files.clear()
 
 
 def batches(folder: Path, table: str, columns: list[str] | None = None) -> Iterator[pa.Table]:
@@ -79,10 +95,11 @@ def batches(folder: Path, table: str, columns: list[str] | None = None) -> Itera
     # read, not memory-mapped: a mapped file's touched pages count in the process's RSS
     # until it is closed, so a run-wide spill would look (and be accounted) as big as itself
     with pa.OSFile(str(path), "rb") as source:
-        reader = pa.ipc.open_stream(source)
-        for batch in reader:
-            t = pa.Table.from_batches([batch])
-            yield t.select(columns) if columns else t
+        size = source.size()
+        while source.tell() < size:  # the streams one after another (see Spill)
+            for batch in pa.ipc.open_stream(source):
+                t = pa.Table.from_batches([batch])
+                yield t.select(columns) if columns else t
 
 
 def read_tables(folder: Path) -> dict[str, pd.DataFrame]:

@@ -393,9 +393,7 @@ def _read(plan, opened, options: RunOptions, on_file, spill: Spill) -> _Books:
         if fmt == "table":
             profile, raw, kind = opened[path]
             books.open(source, f"{profile.name}:{kind.name}", raw.encoding)
-            stream = batches(
-                raw, kind, profile, options.batch_size, options.workers, conformed=True
-            )
+            stream = batches(raw, kind, profile, options.batch_size, options.workers, spilled=True)
         elif fmt is None:
             books.open(source, "unrecognized", None)
             why = "no adapter recognizes this file / 无法识别的文件格式"

@@ -18,6 +18,34 @@ import pyarrow as pa
 
 from hutong.model import Reject
 
+# LZ4 (GB/s) roughly halves what the spill and the partitions put on disk.
+IPC_WRITE = pa.ipc.IpcWriteOptions(compression="lz4")
+
+
+@dataclass(frozen=True)
+class Spilled:
+    """A conformed table as the bytes of one Arrow IPC stream, made in the worker that
+    converted it: the driver appends bytes to the run's spill (see
+    :class:`~hutong.partitions.Spill`) instead of unpickling a table and writing it again,
+    and the pickle that crosses the processes is one compressed buffer."""
+
+    rows: int
+    data: bytes
+
+    @classmethod
+    def of(cls, table: pa.Table) -> Spilled:
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, table.schema, options=IPC_WRITE) as writer:
+            writer.write_table(table)
+        return cls(table.num_rows, sink.getvalue().to_pybytes())
+
+    def __len__(self) -> int:
+        return self.rows
+
+    def table(self) -> pa.Table:
+        """The table back (for tests and tools; a run reads the spill file)."""
+        return pa.ipc.open_stream(pa.py_buffer(self.data)).read_all()
+
 
 @dataclass
 class Batch:
@@ -26,7 +54,7 @@ class Batch:
     source: str
     kind: str  # the adapter's name for what the file is ("case", "hl7v2", "dicom", "cda")
     read: int
-    tables: dict[str, pd.DataFrame | pa.Table]  # Arrow when asked for conformed tables
+    tables: dict[str, pd.DataFrame | pa.Table | Spilled]  # Arrow, Spilled: when asked
     rejects: list[Reject] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 

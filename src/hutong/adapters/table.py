@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from hutong.adapters.batch import Batch
+from hutong.adapters.batch import Batch, Spilled
 from hutong.adapters.cells import (
     code_values,
     date_days,
@@ -91,15 +91,19 @@ def batches(
     batch_size: int = 50_000,
     workers: int = 1,
     conformed: bool = False,
+    spilled: bool = False,
 ) -> Iterator[Batch]:
     """Convert an opened file in slices of ``batch_size`` records.
 
     With ``workers`` > 1 the slices are converted in that many forked processes while this one
     reads ahead (a few slices at most); batches come back in file order, so the output is the
     same for any number of workers. ``conformed`` gives the tables as canonical Arrow tables
-    (cast where they are converted: Arrow crosses processes far cheaper than pandas objects)."""
+    (cast where they are converted: Arrow crosses processes far cheaper than pandas objects);
+    ``spilled``, as :class:`~hutong.adapters.batch.Spilled` streams of those, for the run's
+    spill (serialized in the worker: cheaper still)."""
     source = raw.path.as_posix()
-    convert = partial(_convert_part, source, raw.header, kind, profile, conformed)
+    convert = partial(_convert_part, source, raw.header, kind, profile, conformed or spilled,
+                      spilled)  # fmt: skip
     first = True
     for batch, undecoded in ordered_map(convert, parts(raw, batch_size), workers):
         raw.bad_bytes += undecoded  # of a chunk the worker decoded
@@ -122,6 +126,7 @@ def _convert_part(
     kind: FileKind,
     profile: Profile,
     conformed: bool,
+    spilled: bool,
     part: Slice | Chunk,
 ) -> tuple[Batch, int]:
     """A batch of a slice, or of a chunk of bytes split here (in a worker), with the chunk's
@@ -129,7 +134,10 @@ def _convert_part(
     undecoded = 0
     if isinstance(part, Chunk):
         part, undecoded = part.slice()
-    return _convert(source, header, part, kind, profile, conformed), undecoded
+    batch = _convert(source, header, part, kind, profile, conformed)
+    if spilled:
+        batch.tables = {table: Spilled.of(data) for table, data in batch.tables.items()}
+    return batch, undecoded
 
 
 def _convert(
