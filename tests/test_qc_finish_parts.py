@@ -153,3 +153,20 @@ def test_a_worklist_that_fails_beside_the_report_fails_the_finish(tmp_path: Path
         task.wait()
     with pytest.raises(OSError, match="cannot write"):
         Beside(broken, tmp_path / "worklist.xlsx", forked=False)
+
+
+def test_a_parts_case_files_hold_what_the_finish_shows_only(tmp_path: Path) -> None:
+    """The shown settlement fields and the diagnosis and procedure rows of the cases with
+    findings; the fee node keeps its columns and no rows."""
+    _, parts = made_parts(tmp_path)
+    sheet = part_sheets()[0]
+    cases = parts[0] / job.CASES
+    setl = pd.read_parquet(cases / "setlinfo.parquet")
+    assert list(setl.columns) == [c for c in SHOWN_SETL if c in sheet.setlinfo.columns]
+    findings = pd.read_csv(parts[0] / "findings.csv", encoding="utf-8-sig", dtype=str)
+    assert sorted(setl["mdtrt_id"]) == sorted(set(findings["mdtrt_id"]))
+    items = pd.read_parquet(cases / "iteminfo.parquet")
+    assert items.empty and list(items.columns) == list(sheet.iteminfo.columns)
+    diseases = pd.read_parquet(cases / "diseinfo.parquet")
+    with_findings = sheet.diseinfo[sheet.diseinfo["mdtrt_id"].isin(setl["mdtrt_id"])]
+    assert len(diseases) == len(with_findings) > 0
