@@ -1,9 +1,5 @@
 """hutong (互通): hospital exports to canonical tables, FHIR R4, NHSA face sheets and QC."""
 
-from hutong.arrow_memory import keep_freed_pages
-
-keep_freed_pages()  # before anything imports pyarrow (see hutong.arrow_memory)
-
 __version__ = "0.1.0"
 
 # The QC rule packs a run and `hutong qc` use unless told otherwise (kept here, not in
