@@ -5,6 +5,7 @@ kernel copy is refused at once or part-way (another file system)."""
 from __future__ import annotations
 
 import errno
+import io
 import os
 from pathlib import Path
 
@@ -83,3 +84,24 @@ def test_a_refused_kernel_copy_falls_back_to_the_same_bytes(
     paths = write_parts(tmp_path, PARTS)
     assert concatenate(paths, tmp_path / "all.csv") == expected(PARTS)
     assert calls, "the kernel copy was tried"
+
+
+class Grudging(io.FileIO):
+    """A file whose every write takes at most five bytes (as an interrupted write may)."""
+
+    def write(self, data) -> int:  # type: ignore[override]
+        return super().write(bytes(data[:5]))
+
+
+def test_short_writes_of_the_ordinary_copy_lose_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refused(*args: object) -> int:
+        raise OSError(errno.ENOSYS, "no copy_file_range")
+
+    monkeypatch.setattr(concat.os, "copy_file_range", refused)
+    paths = write_parts(tmp_path, PARTS)
+    with Grudging(tmp_path / "all.csv", "wb") as out:
+        for i, path in enumerate(paths):
+            append_file(path, out, skip_header=i > 0)
+    assert (tmp_path / "all.csv").read_bytes() == expected(PARTS)

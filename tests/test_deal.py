@@ -7,8 +7,10 @@ from __future__ import annotations
 import filecmp
 
 import pandas as pd
+import pyarrow as pa
+import pytest
 
-from hutong.model import conform
+from hutong.model import SCHEMAS, conform
 from hutong.partitions import Owners, Spill, _hash, deal, read_tables
 
 SOURCE = {"source": "x", "locator": "x:1", "vendor": "test"}
@@ -85,17 +87,22 @@ def test_a_spill_holds_added_tables_and_spilled_streams_in_order(tmp_path):
         ids = [f"P{i:04d}" for i in range(start, start + n)]
         return pd.DataFrame({"patient_id": ids, "name": [f"name {i}" for i in ids]})
 
+    def stream(frame: pd.DataFrame) -> Spilled:  # as a read worker hands it over
+        return Spilled.of(conform("patient", frame), SCHEMAS["patient"])
+
     pieces = [rows(0, 3), rows(3, 2), rows(5, 4), rows(9, 1), rows(10, 2), rows(12, 0)]
     spill = Spill(tmp_path)
-    spill.add("patient", Spilled.of(conform("patient", pieces[0])))  # a stream first
+    spill.add("patient", stream(pieces[0]))  # a stream first
     spill.add("patient", pieces[1])  # a frame: a stream of its own begins
     spill.add("patient", conform("patient", pieces[2]))  # the same stream goes on
-    spill.add("patient", Spilled.of(conform("patient", pieces[3])))  # it ends; bytes appended
-    spill.add("patient", Spilled.of(conform("patient", pieces[4])))
-    spill.add("patient", Spilled.of(conform("patient", pieces[5])))  # no rows: nothing
+    spill.add("patient", stream(pieces[3]))  # it ends; bytes appended
+    spill.add("patient", stream(pieces[4]))
+    spill.add("patient", stream(pieces[5]))  # no rows: nothing
     spill.close()
     assert spill.rows == {"patient": 12}
     back = pd.concat([t.to_pandas() for t in batches(tmp_path, "patient")], ignore_index=True)
     want = conform("patient", pd.concat(pieces, ignore_index=True)).to_pandas()
     pd.testing.assert_frame_equal(back, want)
+    with pytest.raises(pa.ArrowInvalid):  # a table of another schema is refused
+        Spilled.of(pa.table({"patient_id": ["P1"]}), SCHEMAS["patient"])
     assert read_tables(tmp_path)["patient"]["patient_id"].tolist() == want["patient_id"].tolist()

@@ -11,7 +11,6 @@ system, an old kernel), the bytes are copied the ordinary way: the result is the
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 from typing import BinaryIO
 
@@ -34,7 +33,16 @@ def append_file(source: Path, target: BinaryIO, skip_header: bool = False) -> No
         done = _copy_in_kernel(src, target, start, size)
         if start + done < size:
             src.seek(start + done)
-            shutil.copyfileobj(src, target, 1 << 20)
+            _copy(src, target)
+
+
+def _copy(src: BinaryIO, target: BinaryIO) -> None:
+    """The rest of ``src`` into ``target`` through Python (an unbuffered write may take only
+    part of what it is given: the rest is written again)."""
+    while block := src.read(1 << 20):
+        view = memoryview(block)
+        while view:
+            view = view[target.write(view) :]
 
 
 def _first_line(src: BinaryIO) -> bytes:

@@ -33,9 +33,11 @@ class Spilled:
     data: bytes
 
     @classmethod
-    def of(cls, table: pa.Table) -> Spilled:
+    def of(cls, table: pa.Table, schema: pa.Schema) -> Spilled:
+        """``table`` as a stream of ``schema`` (its canonical one: a table of another schema
+        fails here, as it would writing into the spill's own stream)."""
         sink = pa.BufferOutputStream()
-        with pa.ipc.new_stream(sink, table.schema, options=IPC_WRITE) as writer:
+        with pa.ipc.new_stream(sink, schema, options=IPC_WRITE) as writer:
             writer.write_table(table)
         return cls(table.num_rows, sink.getvalue().to_pybytes())
 

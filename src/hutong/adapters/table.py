@@ -136,7 +136,7 @@ def _convert_part(
         part, undecoded = part.slice()
     batch = _convert(source, header, part, kind, profile, conformed)
     if spilled:
-        batch.tables = {table: Spilled.of(data) for table, data in batch.tables.items()}
+        batch.tables = {t: Spilled.of(data, SCHEMAS[t]) for t, data in batch.tables.items()}
     return batch, undecoded
 
 
