@@ -175,9 +175,12 @@ class Owners:
         for t in batches(spill, "patient_link", ["merged_id", "patient_id"]):
             into.update(zip(t["merged_id"].to_pylist(), t["patient_id"].to_pylist(), strict=True))
         self.final = {m: surviving(m, into) for m in into}
+        # (table, key) → its pairs: the visits and studies are read once for both uses below
+        self._read: dict[tuple[str, str], pd.DataFrame] = {}
         self.visit = self._first(spill, "encounter", "mdtrt_id")
         self.study = self._first(spill, "imaging_study", "study_uid")
         self.root = self._joined(spill)
+        del self._read  # not carried into the dealing workers
 
     def patient(self, pid: pd.Series) -> np.ndarray:
         """Hashes of the (merged) patient ids; 0 for none."""
@@ -186,6 +189,12 @@ class Owners:
         return _hash(pid)
 
     def _pairs(self, spill: Path, table: str, key: str) -> pd.DataFrame:
+        """(key hash, patient hash) of a table's rows, in row order (a batch's repeats once)."""
+        if (table, key) not in self._read:
+            self._read[(table, key)] = self._pairs_read(spill, table, key)
+        return self._read[(table, key)]
+
+    def _pairs_read(self, spill: Path, table: str, key: str) -> pd.DataFrame:
         parts = []
         for t in batches(spill, table, [key, "patient_id"]):
             frame = t.to_pandas()
