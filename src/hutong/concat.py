@@ -3,9 +3,10 @@
 A run of a million cases concatenates about 5 GB of part files (the face sheet's 4101 NDJSON
 alone is 3.6 KB a case). Read into Python and written out again 1 MiB at a time, that costs
 the driver seconds of CPU while the workers need both cores; ``os.copy_file_range`` copies
-page cache to page cache without the round trip through user space, about 4× less CPU here
-(``benchmarks/run_pipeline.py``). Where the kernel or the file system cannot (another file
-system, an old kernel), the bytes are copied the ordinary way: the result is the same.
+page cache to page cache without the round trip through user space (40 face-sheet parts,
+1.8 GB, took 0.6 s of CPU here against 2.2–3.6 s through Python). Where the kernel or the
+file system cannot (another file system, an old kernel), the bytes are copied the ordinary
+way: the result is the same.
 """
 
 from __future__ import annotations

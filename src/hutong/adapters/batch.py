@@ -44,10 +44,6 @@ class Spilled:
     def __len__(self) -> int:
         return self.rows
 
-    def table(self) -> pa.Table:
-        """The table back (for tests and tools; a run reads the spill file)."""
-        return pa.ipc.open_stream(pa.py_buffer(self.data)).read_all()
-
 
 @dataclass
 class Batch:
