@@ -54,6 +54,7 @@ COLUMNS = [
     "mdtrt_id", "rule_id", "field", "fix_zh", "fix_en", "drg_before", "drg_after",
     "weight_before", "weight_after", "weight_diff", "amount",
 ]  # fmt: skip
+FLOAT_FORMAT = "%.4f"  # weights and amounts as impact.csv writes them
 VALUE = re.compile(r"（([^（）]*)）$")  # the value the engine appends to message_zh
 KEEP = ["mdtrt_id", "rule_id", "field"]  # a finding's columns the table keeps
 SETL_READ = ["adm_time", "dscg_time"]  # setlinfo fields a simulation reads (count_procedure)
@@ -279,6 +280,6 @@ def write_impact(frame: pd.DataFrame, path: Path | str) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     frame[COLUMNS].to_csv(
-        path, index=False, encoding="utf-8-sig", lineterminator="\n", float_format="%.4f"
+        path, index=False, encoding="utf-8-sig", lineterminator="\n", float_format=FLOAT_FORMAT
     )
     return path

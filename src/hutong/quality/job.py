@@ -145,12 +145,15 @@ def qc_part(
     findings, suppressed = _without_removed(check(sheet, pack, codes=codes), removed)
     write_findings(findings, folder / "findings.csv")
     counts: dict[str, Any] = {"suppressed_by_deid": suppressed}
+    priced = None
     if drg is not None:
         from hutong.quality.impact import impact, write_impact
+        from hutong.quality.priced import ranked_as_written
 
         groups, _, counts["drg"] = write_grouping(sheet, folder, drg)
         table = impact(sheet, findings, drg[0], codes, drg[1], loaded.job.base_rate, groups=groups)
-        write_impact(table, folder / "impact.csv")
+        priced = ranked_as_written(table)  # in the run's order (see prepare_finish)
+        write_impact(priced, folder / "impact.csv")
     if dip is not None:
         from hutong.quality.dip import group_facesheet as dip_group
         from hutong.quality.dip import write_dip
@@ -161,7 +164,7 @@ def qc_part(
     write_scores(scores, folder / "scores.csv")
     write_indicators(indicators(sheet, findings, scores, table=score_table), folder / INDICATORS)
     write_cases(sheet, set(findings["mdtrt_id"].dropna()), folder / CASES)
-    prepare_finish(folder, counts, drg is not None)
+    prepare_finish(folder, counts, priced)
     (folder / COUNTS).write_text(json.dumps(counts, ensure_ascii=False, sort_keys=True), "utf-8")
 
 

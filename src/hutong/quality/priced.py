@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from hutong.quality.impact import COLUMNS, write_impact
+from hutong.quality.impact import COLUMNS, FLOAT_FORMAT, write_impact
 
 TEXT = {"mdtrt_id": str, "rule_id": str, "drg_before": str, "drg_after": str}
 BLANK = ("fix_zh", "fix_en", "drg_before", "drg_after", "rule_id", "field")  # NaN → ""
@@ -62,6 +62,25 @@ def ranked(rows: pd.DataFrame) -> pd.DataFrame:
         .drop(columns="_m")
         .reset_index(drop=True)
     )
+
+
+def ranked_as_written(table: pd.DataFrame) -> pd.DataFrame:
+    """:func:`ranked` of the table as ``impact.csv`` holds it once written (numbers to the
+    four decimals written; an empty text is missing), without writing and reading it back: a
+    part writes its table once, ranked. The text stays the text it is, where ``read_part``
+    would read an id "NA" as missing and a fix "1" as the number 1.0."""
+    table = table.reindex(columns=COLUMNS)
+    written = {}
+    for col in COLUMNS[7:]:
+        numbers = table[col].to_numpy(dtype="float64", na_value=np.nan)
+        known = ~np.isnan(numbers)
+        numbers = numbers.copy()  # to the decimals written, as the CSV writer formats them
+        numbers[known] = np.char.mod(FLOAT_FORMAT, numbers[known]).astype("float64")
+        written[col] = numbers
+    for col in COLUMNS[:7]:
+        text = table[col].astype("object")
+        written[col] = text.where(text.notna() & (text != ""), np.nan).to_numpy()
+    return ranked(pd.DataFrame(written, columns=COLUMNS))
 
 
 def rank_part(rows: pd.DataFrame, target: Path) -> Path:

@@ -42,20 +42,18 @@ TALLY = "tally"  # the key of a part's findings tally in its counts
 NEXT = "next"  # the key, in the first cases' ``attrs``, of the first case left out
 
 
-def prepare_finish(folder: Path, counts: dict[str, Any], priced: bool) -> None:
+def prepare_finish(folder: Path, counts: dict[str, Any], priced: pd.DataFrame | None) -> None:
     """What the run's finish needs of a part, made by the part (parts run in parallel, the
-    finish in one process): the findings' tally (into ``counts``), each case's errors,
-    findings and money at stake (:data:`PER_CASE`), and ``impact.csv`` ranked as the run's
-    is. Read back from the files the part wrote, as the finish would read them."""
-    from hutong.quality.priced import rank_part, read_part
+    finish in one process): the findings' tally (into ``counts``) and each case's errors,
+    findings and money at stake (:data:`PER_CASE`). The findings are read back from the file
+    the part wrote, as the finish would read them; ``priced`` is the part's impact table as
+    it wrote it, ranked as the run's is (:func:`~hutong.quality.priced.ranked_as_written`), or
+    None without a DRG pack."""
     from hutong.quality.tally import tally
 
-    light, rows = read_light(folder / "findings.csv"), None
-    if priced:
-        rows = read_part(folder / "impact.csv")
-        rank_part(rows, folder / "impact.csv")
+    light = read_light(folder / "findings.csv")
     counts[TALLY] = tally(light).to_dict()
-    per_case(light, rows).to_parquet(folder / PER_CASE, index=False)
+    per_case(light, priced).to_parquet(folder / PER_CASE, index=False)
 
 
 def per_case(findings: pd.DataFrame, impact: pd.DataFrame | None) -> pd.DataFrame:

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from hutong.quality.coding import western
-from hutong.quality.kinds import REQUIRED, blank, found, kind, nothing, per_value, shared
+from hutong.quality.kinds import REQUIRED, blank, found, kind, per_value, shared
 
 if TYPE_CHECKING:
     from hutong.mapping.facesheet import FaceSheet
@@ -88,14 +88,34 @@ def _codes(values: pd.Series) -> pd.Series:
     return shared("codes", (values.array, values.index), make)
 
 
-def _names(system: CodeSystem) -> dict[str, str]:
-    """``system.names`` (a dict of every code, built per call), once per check run."""
-    return shared("names", (system,), lambda: system.names)
+def _national_name(system: CodeSystem) -> Callable[[object], str | None]:
+    """A code's national name (None for a code not in ``system``), looked up in its concepts:
+    ``system.names`` builds a dict of every code (tens of thousands) on each call."""
+    concepts = system.concepts
+
+    def name(code: object) -> str | None:
+        concept = concepts.get(code)  # type: ignore[call-overload]
+        return None if concept is None else concept.display
+
+    return name
 
 
-def _looked_up(codes: pd.Series, table: Mapping[str, str] | set[str]) -> pd.Series:
+def _is_gray(system: CodeSystem) -> Callable[[object], bool]:
+    """Whether a code is on ``system``'s gray list (looked up, not collected per call)."""
+    concepts = system.concepts
+
+    def gray(code: object) -> bool:
+        concept = concepts.get(code)  # type: ignore[call-overload]
+        return concept is not None and concept.gray
+
+    return gray
+
+
+def _looked_up(codes: pd.Series, test: Callable[[object], bool]) -> pd.Series:
+    """``test`` of each distinct code, spread over the rows (False where null)."""
+
     def hit(values: pd.Series) -> np.ndarray:
-        return np.fromiter((c in table for c in values), dtype=bool, count=len(values))
+        return np.fromiter(map(test, values), dtype=bool, count=len(values))
 
     return pd.Series(per_value(codes, hit, False), index=codes.index)
 
@@ -105,7 +125,7 @@ def code_exists(sheet: FaceSheet, rule: Rule, system: CodeSystem) -> pd.DataFram
     """Codes (fields[0]) not in the loaded system. Blank codes pass (that is a required rule)."""
     frame = _rows(sheet, rule)
     code = _codes(frame[rule.fields[0]])
-    bad = ~blank(code) & ~_looked_up(code, _names(system))
+    bad = ~blank(code) & ~_looked_up(code, system.concepts.__contains__)
     return found(frame, bad, rule.fields[0], code)
 
 
@@ -138,8 +158,7 @@ def code_name_matches(sheet: FaceSheet, rule: Rule, system: CodeSystem) -> pd.Da
     name_field, code_field = rule.fields
     frame = _rows(sheet, rule)
     code = _codes(frame[code_field])
-    names = _names(system)
-    national = pd.Series(per_value(code, _each(names.get), None), index=frame.index)
+    national = pd.Series(per_value(code, _each(_national_name(system)), None), index=frame.index)
     national = national.astype("string")
     given = frame[name_field].astype("string")
     differs = per_value(given, _each(_same), None) != per_value(national, _each(_same), None)
@@ -158,9 +177,6 @@ def code_name_matches(sheet: FaceSheet, rule: Rule, system: CodeSystem) -> pd.Da
 )
 def code_not_gray(sheet: FaceSheet, rule: Rule, system: CodeSystem) -> pd.DataFrame:
     """Codes (fields[0]) on the system's gray list (灰码: not to be uploaded)."""
-    gray = system.gray
-    if not gray:
-        return nothing()
     frame = _rows(sheet, rule)
     code = _codes(frame[rule.fields[0]])
-    return found(frame, _looked_up(code, gray), rule.fields[0], code)
+    return found(frame, _looked_up(code, _is_gray(system)), rule.fields[0], code)
