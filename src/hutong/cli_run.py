@@ -56,10 +56,10 @@ def store_for_run(db: str | None, use_store: bool):
     """The store a run reads decisions from: --db, $HUTONG_DB, or the default file if it exists."""
     import os
 
+    if not use_store:  # before the import: the store's ORM takes seconds to import
+        return None
     from hutong.terminologies.store import default_url
 
-    if not use_store:
-        return None
     if db or os.environ.get("HUTONG_DB"):
         return open_store(db)
     url = default_url()
