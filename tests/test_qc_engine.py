@@ -140,6 +140,20 @@ def test_code_compared_with_wrong_type_is_refused(expression: str, says: str) ->
     assert says in str(err.value)
 
 
+def test_the_empty_node_a_rule_is_dry_run_on_has_the_face_sheet_types() -> None:
+    """Made once per node and copied: a dry run that changed its frame changes no other."""
+    from hutong.mapping.facesheet import columns
+    from hutong.quality.expression import empty_node
+
+    frame = empty_node("setlinfo")
+    assert list(frame.columns) == columns("setlinfo") and len(frame) == 0
+    kinds = {c: str(t) for c, t in frame.dtypes.items()}
+    assert kinds["adm_time"] == "datetime64[ns]" and kinds["act_ipt_days"] == "Float64"
+    assert kinds["dscg_way"] == "string"
+    frame["dscg_way"] = pd.Series(dtype="Float64")
+    assert str(empty_node("setlinfo")["dscg_way"].dtype) == "string"
+
+
 def test_duplicate_rule_id_is_refused() -> None:
     with pytest.raises(ValueError, match=r"rule T-01: duplicate rule id 'T-01'"):
         parse_pack((HEAD + RULE + RULE).encode(), "dup.toml")
