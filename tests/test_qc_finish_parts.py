@@ -74,6 +74,19 @@ def test_prepared_parts_finish_as_parts_read_whole(tmp_path: Path) -> None:
     assert summary["drg"]["impact"]["findings"] > 0
 
 
+def test_findings_taken_as_read_are_those_the_file_reads_back(tmp_path: Path) -> None:
+    """A part's tally and per-case sums come from its findings in memory, as the finish would
+    read them from findings.csv (an empty id reads back missing)."""
+    from hutong.quality.engine import write_findings
+    from hutong.quality.shown import light_of, read_light
+
+    findings = check(combine(*part_sheets()))
+    findings.loc[0, "mdtrt_id"] = ""
+    path = write_findings(findings, tmp_path / "findings.csv")
+    pd.testing.assert_frame_equal(light_of(findings), read_light(path))
+    assert light_of(findings)["mdtrt_id"].isna().sum() == 1 and len(findings) > 3
+
+
 def test_a_tally_keeps_its_counts_through_json() -> None:
     sheet = combine(*part_sheets())
     counts = tally(check(sheet))

@@ -164,7 +164,7 @@ def qc_part(
     write_scores(scores, folder / "scores.csv")
     write_indicators(indicators(sheet, findings, scores, table=score_table), folder / INDICATORS)
     write_cases(sheet, set(findings["mdtrt_id"].dropna()), folder / CASES)
-    prepare_finish(folder, counts, priced)
+    prepare_finish(folder, counts, findings, priced)
     (folder / COUNTS).write_text(json.dumps(counts, ensure_ascii=False, sort_keys=True), "utf-8")
 
 

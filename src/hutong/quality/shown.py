@@ -42,16 +42,18 @@ TALLY = "tally"  # the key of a part's findings tally in its counts
 NEXT = "next"  # the key, in the first cases' ``attrs``, of the first case left out
 
 
-def prepare_finish(folder: Path, counts: dict[str, Any], priced: pd.DataFrame | None) -> None:
+def prepare_finish(
+    folder: Path, counts: dict[str, Any], findings: pd.DataFrame, priced: pd.DataFrame | None
+) -> None:
     """What the run's finish needs of a part, made by the part (parts run in parallel, the
     finish in one process): the findings' tally (into ``counts``) and each case's errors,
-    findings and money at stake (:data:`PER_CASE`). The findings are read back from the file
-    the part wrote, as the finish would read them; ``priced`` is the part's impact table as
+    findings and money at stake (:data:`PER_CASE`). ``findings`` are those the part wrote, taken
+    as the finish would read them (:func:`light_of`); ``priced`` is the part's impact table as
     it wrote it, ranked as the run's is (:func:`~hutong.quality.priced.ranked_as_written`), or
     None without a DRG pack."""
     from hutong.quality.tally import tally
 
-    light = read_light(folder / "findings.csv")
+    light = light_of(findings)
     counts[TALLY] = tally(light).to_dict()
     per_case(light, priced).to_parquet(folder / PER_CASE, index=False)
 
@@ -103,11 +105,21 @@ def _within(findings: np.ndarray, cases: int, budget: int) -> int:
     return len(fits) if fits.all() else int(fits.argmin())
 
 
+LIGHT = {"mdtrt_id": "str", "rule_id": "category", "severity": "category"}  # read_light's
+
+
+def light_of(findings: pd.DataFrame) -> pd.DataFrame:
+    """:func:`read_light` of findings as ``findings.csv`` holds them once written, without
+    reading the file back (an empty id is missing, as it reads back; an id "NA" stays "NA")."""
+    light = findings[list(LIGHT)].astype("str").astype(LIGHT)  # text as read_csv makes it
+    ids = light["mdtrt_id"]
+    return light.assign(mdtrt_id=ids.where(ids != "")).reset_index(drop=True)
+
+
 def read_light(path: Path) -> pd.DataFrame:
     """Case, rule and severity of every finding (categories: small for millions of rows)."""
-    kinds = {"mdtrt_id": str, "rule_id": "category", "severity": "category"}
-    frame = pd.read_csv(path, encoding="utf-8-sig", usecols=list(kinds), dtype=kinds)
-    return frame[["mdtrt_id", "rule_id", "severity"]]
+    frame = pd.read_csv(path, encoding="utf-8-sig", usecols=list(LIGHT), dtype=LIGHT)
+    return frame[list(LIGHT)]
 
 
 def read_shown(paths: list[Path], ids: set) -> pd.DataFrame:
