@@ -75,3 +75,23 @@ def assert_no_empty_values(resources: dict[str, list[dict]]) -> None:
     for items in resources.values():
         for resource in items:
             walk(resource)
+
+
+def floats_in(resources: dict[str, list[dict]]) -> list[str]:
+    """``Type/id: path`` of every float in the resources."""
+    found = []
+
+    def walk(value: object, where: str) -> None:
+        if isinstance(value, float):
+            found.append(where)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                walk(item, f"{where}.{key}")
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                walk(item, f"{where}[{i}]")
+
+    for kind, items in resources.items():
+        for resource in items:
+            walk(resource, f"{kind}/{resource.get('id')}")
+    return found

@@ -10,6 +10,7 @@ import pytest
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.claim import Claim
 
+from conftest import floats_in
 from hutong.mapping.fhir import emit_fhir, validate, write_bundles
 from hutong.mapping.fhir.bundle import ordered
 from hutong.mapping.fhir.ids import resource_id
@@ -52,6 +53,12 @@ def billed() -> dict[str, pd.DataFrame]:
 def emitted() -> tuple[dict[str, list[dict]], list[Reject]]:
     rejects: list[Reject] = []
     return emit_fhir(billed(), rejects), rejects
+
+
+def test_claim_amounts_are_decimals_never_floats(emitted):
+    resources, _ = emitted
+    assert resources["Claim"]
+    assert floats_in(resources) == []  # what write_ndjson(floats=False) relies on
 
 
 def claim_of(resources: dict[str, list[dict]], stay: str) -> dict:

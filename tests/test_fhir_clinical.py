@@ -13,7 +13,7 @@ from decimal import Decimal
 import pandas as pd
 import pytest
 
-from conftest import assert_no_empty_values
+from conftest import assert_no_empty_values, floats_in
 from hutong import model
 from hutong.mapping.fhir import emit_fhir, validate, write_ndjson
 from hutong.mapping.fhir.datatypes import decimal, ucum
@@ -757,6 +757,10 @@ def test_units_get_a_ucum_code_only_when_known(unit, code):
 
 def test_missing_values_are_left_out_never_empty(out):
     assert_no_empty_values(out)
+
+
+def test_decimals_are_never_floats(out):
+    assert floats_in(out) == []  # what write_ndjson(floats=False) relies on
 
 
 def test_plain_hand_built_frames_work():

@@ -10,7 +10,7 @@ import uuid
 import pandas as pd
 import pytest
 
-from conftest import assert_no_empty_values
+from conftest import assert_no_empty_values, floats_in
 from hutong import model
 from hutong.mapping.fhir import emit_fhir, validate, write_ndjson
 from hutong.mapping.fhir.datatypes import date_times
@@ -339,6 +339,10 @@ def test_repeated_patient_rows_merge_and_conflicting_ones_are_rejected():
 
 def test_missing_values_are_left_out_never_empty(out):
     assert_no_empty_values(out)
+
+
+def test_decimals_are_never_floats(out):
+    assert floats_in(out) == []  # what write_ndjson(floats=False) relies on
 
 
 def test_empty_tables_give_empty_output():

@@ -104,7 +104,8 @@ def _fhir(tables: dict[str, pd.DataFrame], ctx: Context, folder: Path) -> dict[s
     out: dict[str, Any] = {
         "fhir_errors": validate(checked) if mode != "none" else [],
         "fhir_validated": mode,
-        "fhir": write_ndjson(resources, folder / "fhir"),
+        # emit_fhir writes every decimal as a Decimal, never a float (tests walk its output)
+        "fhir": write_ndjson(resources, folder / "fhir", floats=False),
         "dropped": [r.line() for r in dropped],
     }
     if ctx.bundle:
