@@ -185,7 +185,7 @@ def _frame(table: str, rows: list[tuple]) -> pd.DataFrame:
         else:
             dtype = "object"  # strings and dates (date32) stay Python objects, None for null
         columns[f.name] = pd.Series(values, dtype=dtype)
-    return pd.DataFrame(columns)
+    return pd.DataFrame(columns, copy=False)
 
 
 def messages(path: Path) -> Iterator[tuple[str, er7.Message]]:

@@ -252,8 +252,11 @@ def _clinical(
     built = observation.observations(results)
     kept = _kept(built, results, "observation_id", found)
     observations = [o for o, keep in zip(built, kept, strict=True) if keep]
-    listed = results[kept & results["report"].notna()]
-    listed = listed.assign(_seq=pd.to_numeric(column(listed, "seq"), errors="coerce"))
+    # only the columns the membership needs are filtered and sorted, not the whole result table
+    in_report = kept & results["report"].notna()
+    listed = results.loc[in_report, ["report", "id", "observation_id"]].assign(
+        _seq=pd.to_numeric(column(results, "seq")[in_report], errors="coerce")
+    )
     listed = listed.sort_values(["_seq", "observation_id"], kind="mergesort", na_position="last")
     members: dict[str, list[str]] = {}
     for report_id, observation_id in zip(listed["report"], listed["id"], strict=True):
