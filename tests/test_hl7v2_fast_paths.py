@@ -12,8 +12,9 @@ import pytest
 
 from conftest import SHARED, need
 from hutong.adapters import hl7v2
-from hutong.adapters.hl7v2 import er7, framing, results, values
+from hutong.adapters.hl7v2 import er7, framing, reader, results, values
 from hutong.adapters.hl7v2.reader import frame
+from hutong.model import conform
 
 ENDINGS = [
     b"MSH|a\rPID|b\rOBX|c",
@@ -48,6 +49,37 @@ def test_codes_and_ranges_read_once_are_read_the_same(monkeypatch):
     assert values.coded(parts) == first
 
 
+def corpus_rows() -> dict[str, list[tuple]]:
+    """Every row the reader makes from the HL7 v2 corpus, by table, as it hands them to _frame."""
+    corpus = need(SHARED / "corpus" / "hl7v2", "the HL7 v2 corpus (../shared/corpus/hl7v2)")
+    found: dict[str, list[tuple]] = {}
+    for path in sorted(corpus.glob("*.hl7")):
+        part = reader._Slice()
+        with path.open("rb") as stream:
+            for chunk in framing.chunks(stream, framing.Envelope()):
+                part.read += 1
+                reader._record(chunk, path, hl7v2.profile.load(None), part)
+        for table, rows in part.rows.items():
+            found.setdefault(table, []).extend(rows)
+    return found
+
+
+def test_rows_read_by_arrow_conform_as_the_python_columns_do():
+    found = corpus_rows()
+    assert {"patient", "encounter", "report", "observation", "diagnosis"} <= set(found)
+    for table, rows in found.items():
+        fast, plain = reader._frame(table, rows), reader._python_frame(table, rows)
+        assert str(fast["source"].dtype) == "str"  # Arrow read them: no fallback hid here
+        assert conform(table, fast).equals(conform(table, plain)), table
+
+
+def test_a_value_arrow_refuses_keeps_the_python_column():
+    row = {"observation_id": "1", "local_code": 5, "source": "s", "locator": "l", "vendor": "v"}
+    got = frame("observation", [row])
+    assert got["local_code"].tolist() == [5]  # a converter's bug, for conform to name as before
+    assert got["observation_id"].tolist() == ["1"]
+
+
 def test_rows_missing_a_column_give_nulls_there():
     rows = [
         {"patient_id": "1", "name": "王小明", "source": "s", "locator": "l", "vendor": "v"},
@@ -55,7 +87,8 @@ def test_rows_missing_a_column_give_nulls_there():
     ]
     got = frame("patient", rows)
     assert got["patient_id"].tolist() == ["1", "2"]
-    assert got["name"].tolist() == ["王小明", None]
+    assert got["name"].isna().tolist() == [False, True]
+    assert got["name"][0] == "王小明"
     assert got["brdy"].isna().all()
     assert list(frame("patient", []).columns) == list(got.columns)
 

@@ -169,7 +169,32 @@ def frame(table: str, rows: list[dict]) -> pd.DataFrame:
 
 
 def _frame(table: str, rows: list[tuple]) -> pd.DataFrame:
-    """Rows of values in schema column order as a frame with the canonical dtypes."""
+    """Rows of values in schema column order as a frame with the canonical dtypes.
+
+    Arrow reads the rows as structs in one pass (transposing them in Python walked every row
+    once per column: most of the cost) and gives the columns as a canonical table would have
+    them (text as Arrow strings). Values Arrow refuses for their column's type take the Python
+    path, which keeps them as they are, for ``conform`` to name."""
+    if rows:
+        try:
+            structs = pa.array(rows, type=_struct(table))
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
+            pass
+        else:
+            return pa.Table.from_struct_array(structs).to_pandas(types_mapper=_DTYPES.get)
+    return _python_frame(table, rows)
+
+
+_DTYPES = {pa.int32(): pd.Int32Dtype()}  # whole numbers stay whole when some are missing
+
+
+@cache
+def _struct(table: str) -> pa.StructType:
+    return pa.struct(list(SCHEMAS[table]))
+
+
+def _python_frame(table: str, rows: list[tuple]) -> pd.DataFrame:
+    """:func:`_frame` a column at a time, values kept as Python objects."""
     columns = {}
     names = SCHEMAS[table].names
     transposed = zip(*rows, strict=True) if rows else repeat((), len(names))
