@@ -19,6 +19,7 @@ import re
 import tempfile
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -29,12 +30,12 @@ from hutong.mapping.fhir import emit_fhir
 from hutong.model import SCHEMAS, canonical
 
 try:
-    from hutong.mapping.fhir.ndjson import ndjson_bytes
-except ImportError:  # a checkout from before the orjson writer, for before/after figures
+    from hutong.mapping.fhir.ndjson import ndjson_lines
+except ImportError:  # a checkout from before the line writer, for before/after figures
     from hutong.mapping.fhir.ndjson import ndjson_line
 
-    def ndjson_bytes(resource: dict, **_: bool) -> bytes:
-        return ndjson_line(resource).encode("utf-8")
+    def ndjson_lines(items: list[dict], **_: bool) -> Iterator[bytes]:
+        return (ndjson_line(r).encode("utf-8") + b"\n" for r in items)
 
 
 CORPUS = Path("/work/shared/corpus/hl7v2")
@@ -115,9 +116,10 @@ def hutong_run(path: Path) -> tuple[int, int, int]:
     size = 0
     count = 0
     for items in resources.values():
-        for resource in items:
-            # as a run writes emit_fhir's resources: they hold no float
-            size += len(ndjson_bytes(resource, floats=False)) + 1
+        # as a run writes emit_fhir's resources: they hold no float, and each is let go of
+        # once its line is made
+        for line in ndjson_lines(items, floats=False, release=True):
+            size += len(line)
             count += 1
     t4, c4 = time.perf_counter(), time.process_time()
     STAGES.update(

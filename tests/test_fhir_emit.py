@@ -14,6 +14,7 @@ from conftest import assert_no_empty_values, floats_in
 from hutong import model
 from hutong.mapping.fhir import emit_fhir, validate, write_ndjson
 from hutong.mapping.fhir.datatypes import date_times
+from hutong.mapping.fhir.ndjson import ndjson_bytes, ndjson_lines
 from hutong.mapping.fhir.systems import namespace
 from hutong.model import Reject
 
@@ -359,6 +360,25 @@ def test_ndjson_is_byte_identical_on_two_writes(out, tmp_path):
     lines = (tmp_path / "a" / "Patient.ndjson").read_text("utf-8").splitlines()
     assert [json.loads(line)["id"] for line in lines] == sorted(p["id"] for p in out["Patient"])
     assert "张伟" in lines[0] + lines[1] and ": " not in lines[0]
+
+
+def test_released_resources_are_written_the_same_and_let_go_of(out, tmp_path):
+    counts = write_ndjson(out, tmp_path / "kept")
+    given = emit_fhir(tables())
+    assert write_ndjson(given, tmp_path / "released", floats=False, release=True) == counts
+    for kind in counts:
+        kept = (tmp_path / "kept" / f"{kind}.ndjson").read_bytes()
+        assert kept == (tmp_path / "released" / f"{kind}.ndjson").read_bytes()
+    assert given == {kind: [] for kind in counts}  # nothing held once written
+    assert sum(len(v) for v in out.values()) == sum(counts.values())  # the default keeps them
+
+
+def test_ndjson_lines_let_go_of_each_resource_as_its_line_is_made():
+    items = emit_fhir(tables())["Condition"]
+    expected = [ndjson_bytes(r) + b"\n" for r in items]
+    lines = ndjson_lines(items, release=True)
+    assert next(lines) == expected[0] and items[0] is None and items[1] is not None
+    assert [expected[0], *lines] == expected and items == [None] * len(expected)
 
 
 def test_a_stay_without_main_diagnosis_has_no_rank_1():

@@ -101,18 +101,19 @@ def _fhir(tables: dict[str, pd.DataFrame], ctx: Context, folder: Path) -> dict[s
     dropped: list[Reject] = []
     resources = emit_fhir(tables, dropped)
     mode, checked = validation_sample(ctx.validate, resources, ctx.sample_size)
-    out: dict[str, Any] = {
-        "fhir_errors": validate(checked) if mode != "none" else [],
-        "fhir_validated": mode,
-        # emit_fhir writes every decimal as a Decimal, never a float (tests walk its output)
-        "fhir": write_ndjson(resources, folder / "fhir", floats=False),
-        "dropped": [r.line() for r in dropped],
-    }
+    errors = validate(checked) if mode != "none" else []
     if ctx.bundle:
         from hutong.mapping.fhir.bundle import write_bundles
 
         write_bundles(resources, folder / "bundles")
-    return out
+    return {
+        "fhir_errors": errors,
+        "fhir_validated": mode,
+        # emit_fhir writes every decimal as a Decimal, never a float (tests walk its output);
+        # written last, each resource is let go of as its line is written
+        "fhir": write_ndjson(resources, folder / "fhir", floats=False, release=True),
+        "dropped": [r.line() for r in dropped],
+    }
 
 
 def imaging(tables: dict[str, pd.DataFrame]) -> tuple[dict[str, pd.DataFrame], list[Reject]]:

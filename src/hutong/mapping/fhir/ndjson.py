@@ -12,7 +12,10 @@ import json
 import os
 import re
 import secrets
+from collections.abc import Iterator
 from decimal import Decimal
+from itertools import islice
+from operator import itemgetter
 from pathlib import Path
 
 import orjson
@@ -147,13 +150,30 @@ def _json_line(resource: dict) -> str:
     return line
 
 
+def ndjson_lines(
+    items: list[dict], *, floats: bool = True, release: bool = False
+) -> Iterator[bytes]:
+    """The NDJSON line of each resource in ``items``, in order, each ending in a newline.
+
+    ``release=True`` lets go of each resource once its line is made (``items`` is left holding
+    ``None``): a partition's resources are freed while the line's making has them in the CPU's
+    cache, where freeing them all after the last line meant walking a gigabyte of cold
+    memory (1.0 s against ~0.3 s for 300,000 resources). ``floats``: see :func:`ndjson_bytes`.
+    """
+    for i, resource in enumerate(items):
+        if release:
+            items[i] = None  # the loop's name is the last reference: gone at the next one
+        yield ndjson_bytes(resource, floats=floats) + b"\n"
+
+
 def write_ndjson(
-    resources: dict[str, list[dict]], folder: Path, *, floats: bool = True
+    resources: dict[str, list[dict]], folder: Path, *, floats: bool = True, release: bool = False
 ) -> dict[str, int]:
     """Write ``folder/<Type>.ndjson`` for each type and return the count per type.
 
     ``floats=False`` says the resources hold no float (``emit_fhir``'s): see
-    :func:`ndjson_bytes`.
+    :func:`ndjson_bytes`. ``release=True`` empties the lists as their lines are written, for a
+    caller that needs the resources no more: see :func:`ndjson_lines`.
 
     A run passes ``OUT/fhir``, giving the ``OUT/fhir/Patient.ndjson`` layout of the design.
 
@@ -166,18 +186,21 @@ def write_ndjson(
     target.mkdir(parents=True, exist_ok=True)
     counts = {}
     for kind in sorted(resources):
-        items = sorted(resources[kind], key=lambda r: r["id"])
+        items = sorted(resources[kind], key=_ID)
+        if release:
+            resources[kind].clear()  # the sorted list holds them now, and lets them go
         path = target / f"{kind}.ndjson"
         partial = path.with_name(path.name + ".part")
+        lines = ndjson_lines(items, floats=floats, release=release)
         with partial.open("wb") as out:
-            for start in range(0, len(items), CHUNK):
-                lines = [
-                    ndjson_bytes(r, floats=floats) + b"\n" for r in items[start : start + CHUNK]
-                ]
-                out.write(b"".join(lines))
+            while chunk := list(islice(lines, CHUNK)):
+                out.write(b"".join(chunk))
         os.replace(partial, path)
         counts[kind] = len(items)
     for kind in TYPES:
         if kind not in resources:
             (target / f"{kind}.ndjson").unlink(missing_ok=True)
     return counts
+
+
+_ID = itemgetter("id")
