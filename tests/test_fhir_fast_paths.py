@@ -7,13 +7,14 @@ import json
 import random
 import uuid
 from decimal import Decimal
+from hashlib import sha1
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from hutong.mapping.fhir.datatypes import TZ, _stamp, date_times
-from hutong.mapping.fhir.ids import _uuid5, resource_id
+from hutong.mapping.fhir.ids import _uuid5, _uuid5s, resource_id, resource_ids
 from hutong.mapping.fhir.ndjson import _json_line, ndjson_bytes, ndjson_line
 from hutong.mapping.fhir.systems import namespace
 
@@ -66,6 +67,19 @@ def test_resource_ids_are_uuid5_of_system_and_value():
     assert resource_id("urn:hutong:sid:vendor-a:medcasno", "B0001") == (
         "83937204-3b59-5d12-9361-ce689cafa32b"
     )
+
+
+def test_column_ids_are_uuid5_of_each_name():
+    rng = random.Random(5)
+    ns = namespace()
+    names = ["".join(chr(rng.randint(32, 0x9FFF)) for _ in range(rng.randint(0, 40)))
+             for _ in range(3000)]  # fmt: skip
+    start = sha1(ns.bytes, usedforsecurity=False)
+    assert _uuid5s(start, names) == [str(uuid.uuid5(ns, name)) for name in names]
+    assert _uuid5s(start, []) == []
+    systems = pd.Series(["urn:x", "urn:y"], dtype="str")
+    got = resource_ids(systems, pd.Series(["B0001", "值"], dtype="str")).tolist()
+    assert got == [resource_id("urn:x", "B0001"), resource_id("urn:y", "值")]
 
 
 def strftime_date_times(column: pd.Series) -> pd.Series:

@@ -10,6 +10,7 @@ import uuid
 from hashlib import sha1
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from hutong.mapping.fhir.datatypes import per_value, text
@@ -52,17 +53,33 @@ def _uuid5(prefix: bytes, name: str) -> str:
 
 
 def _uuid5s(start: _Hash, names: list[str]) -> list[str]:
-    """:func:`_uuid5` of each name, from ``start``, a SHA-1 that has hashed the namespace."""
-    out = []
-    append = out.append
+    """:func:`_uuid5` of each name, from ``start``, a SHA-1 that has hashed the namespace.
+
+    Only the hashing is per name; the version and variant bits, the hex digits and the dashes
+    are set on all the digests at once with NumPy (spelling each id alone was half the time)."""
+    if not names:
+        return []
     copy = start.copy
-    variant = _VARIANT
+    digests = []
+    append = digests.append
     for name in names:
         digest = copy()
         digest.update(name.encode("utf-8"))
-        h = digest.hexdigest()
-        append(f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{variant[h[16]]}{h[17:20]}-{h[20:32]}")
-    return out
+        append(digest.digest())
+    raw = np.frombuffer(b"".join(digests), dtype=np.uint8).reshape(-1, 20)[:, :16].copy()
+    raw[:, 6] = (raw[:, 6] & 0x0F) | 0x50  # version 5
+    raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80  # the RFC 4122 variant, 10xx
+    digits = np.frombuffer(raw.tobytes().hex().encode("ascii"), dtype=np.uint8).reshape(-1, 32)
+    spelled = np.full((len(names), 37), ord("-"), dtype=np.uint8)
+    for start_at, (first, last) in zip(_GROUPS, _SPANS, strict=True):
+        spelled[:, start_at : start_at + last - first] = digits[:, first:last]
+    spelled[:, 36] = ord("\n")  # one split cuts the ids apart
+    return spelled.tobytes().decode("ascii").split("\n")[:-1]
+
+
+# Where each group of a UUID's 32 hex digits goes among its 36 characters (8-4-4-4-12).
+_SPANS = ((0, 8), (8, 12), (12, 16), (16, 20), (20, 32))
+_GROUPS = (0, 9, 14, 19, 24)
 
 
 def vendor_keyed(frame: pd.DataFrame, column: str) -> pd.DataFrame:
