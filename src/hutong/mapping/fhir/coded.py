@@ -29,14 +29,18 @@ def keyed(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
     return out
 
 
-def code_systems(frame: pd.DataFrame, kind: str, default: str | None) -> dict[str, list]:
+def code_systems(
+    frame: pd.DataFrame, kind: str, default: str | None, vendor: pd.Series | None = None
+) -> dict[str, list]:
     """System URIs per row: ``standard_system`` from ``code_system`` (``default`` when empty;
     no system when that is ``None`` too) and ``local_system`` from the vendor, resolved once per
-    distinct value."""
+    distinct value. ``vendor``: the frame's vendor column as :func:`text` gives it, when the
+    caller has it already."""
     named = text(column(frame, "code_system"))
+    vendor = text(frame["vendor"]) if vendor is None else vendor
     return {
         "standard_system": per_value(named.where(named.notna(), default), code_system).tolist(),
-        "local_system": per_value(text(frame["vendor"]), lambda v: local_system(v, kind)).tolist(),
+        "local_system": per_value(vendor, lambda v: local_system(v, kind)).tolist(),
     }
 
 

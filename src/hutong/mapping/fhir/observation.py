@@ -160,7 +160,6 @@ def observations(frame: pd.DataFrame) -> list[dict]:
         "id",
         "key_system",
         "key_value",
-        "vendor",
         "patient",
         "encounter",
         "code",
@@ -179,9 +178,10 @@ def observations(frame: pd.DataFrame) -> list[dict]:
         "category",
         "report_category",
     )
-    cols.update(code_systems(frame, "observation", None))
+    vendor = text(frame["vendor"])
+    cols.update(code_systems(frame, "observation", None, vendor))
     named = text(column(frame, "value_system"))
-    local = per_value(text(frame["vendor"]), lambda v: local_system(v, "observation-value"))
+    local = per_value(vendor, lambda v: local_system(v, "observation-value"))
     cols["value_code_system"] = per_value(named, code_system).where(named.notna(), local).tolist()
     cols["value_num"] = decimals(column(frame, "value_num"), column(frame, "value_text"))
     cols["ref_low"] = decimals(column(frame, "ref_low"), column(frame, "ref_range"))
