@@ -13,16 +13,8 @@ from functools import cache
 
 import pandas as pd
 
-from hutong.mapping.fhir.coded import code_concept, code_systems
-from hutong.mapping.fhir.datatypes import (
-    column,
-    compact,
-    date_times,
-    reference,
-    rows,
-    status,
-    texts,
-)
+from hutong.mapping.fhir.coded import code_concepts, code_systems
+from hutong.mapping.fhir.datatypes import column, date_times, status, texts
 from hutong.mapping.fhir.systems import dicom, hl7, vendor_system
 from hutong.mapping.fhir.validate import allowed
 
@@ -120,53 +112,82 @@ def reports(frame: pd.DataFrame, results: dict[str, list[str]]) -> list[dict]:
     cols.update(code_systems(frame, "report", None))
     cols["effective"] = date_times(column(frame, "effective_time")).tolist()
     cols["issued"] = date_times(column(frame, "issued_time")).tolist()
+    return _build(cols, results)
+
+
+def _build(cols: dict[str, list], results: dict[str, list[str]]) -> list[dict]:
+    """The DiagnosticReports of prepared columns, one dict literal per row.
+
+    The shape is what ``compact`` of the full element gives (present keys only), written out
+    as the Observations' builder is; ``tests/test_fhir_report_fast.py`` pins it to the generic
+    builder. What depends on the category or status alone is worked out once per value; every
+    row gets fresh dicts (resources share no sub-elements)."""
     statuses = allowed("DiagnosticReport", "status")
     section_system = hl7("diagnostic_service")
     uid_system = dicom("uid")
     order_systems = cache(lambda vendor: vendor_system(vendor, "order_id"))
+    codes = code_concepts(cols)
+    sections: dict[str | None, str | None] = {}
+    status_of: dict[str | None, str] = {}
     out = []
-    for row in rows(cols):
-        code = section(row["category"])
-        kind = (
-            {"coding": [{"system": section_system, "code": code, "display": SECTION[code]}]}
-            if code
-            else compact({"text": row["category"]})
-        )
-        order = reference("ServiceRequest", row["order"])
-        if order is None and row["order_id"] is not None:
-            order = {
-                "type": "ServiceRequest",
-                "identifier": {
-                    "system": order_systems(row["vendor"]),
-                    "value": row["order_id"],
-                },
-            }
-        study = reference("ImagingStudy", row["study"])
-        if study is None and row["study_uid"] is not None:
-            study = {
-                "type": "ImagingStudy",
-                "identifier": {"system": uid_system, "value": f"urn:oid:{row['study_uid']}"},
-            }
-        members = results.get(row["id"], ())
-        name = code_concept(row) or {"text": SECTION[code] if code else row["category"]}
-        out.append(
-            compact(
+    append = out.append
+    for (
+        rid, key_system, key_value, vendor, patient, encounter, order, study, order_id,
+        study_uid, category, row_status, conclusion, effective, issued, code,
+    ) in zip(
+        cols["id"], cols["key_system"], cols["key_value"], cols["vendor"], cols["patient"],
+        cols["encounter"], cols["order"], cols["study"], cols["order_id"], cols["study_uid"],
+        cols["category"], cols["status"], cols["conclusion"], cols["effective"],
+        cols["issued"], codes, strict=True,
+    ):  # fmt: skip
+        element: dict = {"resourceType": "DiagnosticReport"}
+        if rid:
+            element["id"] = rid
+        element["identifier"] = [{"system": key_system, "value": key_value}]
+        if order is not None:
+            element["basedOn"] = [{"reference": f"ServiceRequest/{order}"}]
+        elif order_id is not None:
+            element["basedOn"] = [
                 {
-                    "resourceType": "DiagnosticReport",
-                    "id": row["id"],
-                    "identifier": [{"system": row["key_system"], "value": row["key_value"]}],
-                    "basedOn": [order] if order else None,
-                    "status": status(row["status"], statuses, "final"),
-                    "category": [kind] if kind else None,
-                    "code": name,
-                    "subject": reference("Patient", row["patient"]),
-                    "encounter": reference("Encounter", row["encounter"]),
-                    "effectiveDateTime": row["effective"],
-                    "issued": row["issued"],
-                    "result": [{"reference": f"Observation/{i}"} for i in members],
-                    "imagingStudy": [study] if study else None,
-                    "conclusion": row["conclusion"],
+                    "type": "ServiceRequest",
+                    "identifier": {"system": order_systems(vendor), "value": order_id},
                 }
-            )
-        )
+            ]
+        said_status = status_of.get(row_status)
+        if said_status is None:
+            said_status = status_of[row_status] = status(row_status, statuses, "final")
+        element["status"] = said_status
+        if category not in sections:
+            sections[category] = section(category)
+        kind = sections[category]
+        if kind:
+            element["category"] = [
+                {"coding": [{"system": section_system, "code": kind, "display": SECTION[kind]}]}
+            ]
+        elif category:
+            element["category"] = [{"text": category}]
+        element["code"] = code or {"text": SECTION[kind] if kind else category}
+        if patient is not None:
+            element["subject"] = {"reference": f"Patient/{patient}"}
+        if encounter is not None:
+            element["encounter"] = {"reference": f"Encounter/{encounter}"}
+        if effective:
+            element["effectiveDateTime"] = effective
+        if issued:
+            element["issued"] = issued
+        members = results.get(rid)
+        if members:
+            element["result"] = [{"reference": f"Observation/{i}"} for i in members]
+        if study is not None:
+            element["imagingStudy"] = [{"reference": f"ImagingStudy/{study}"}]
+        elif study_uid is not None:
+            element["imagingStudy"] = [
+                {
+                    "type": "ImagingStudy",
+                    "identifier": {"system": uid_system, "value": f"urn:oid:{study_uid}"},
+                }
+            ]
+        if conclusion:
+            element["conclusion"] = conclusion
+        append(element)
     return out
