@@ -8,7 +8,7 @@ from a real version, and the nearest known version to read a newer one as.
 from __future__ import annotations
 
 import re
-from functools import cache
+from functools import cache, lru_cache
 
 from hutong.adapters.hl7v2.er7 import Malformed
 
@@ -23,6 +23,7 @@ def known() -> dict[tuple[int, ...], str]:
     return {tuple(int(p) for p in v.split(".")): v for v in SUPPORTED_LIBRARIES}
 
 
+@lru_cache(maxsize=256)  # a feed repeats a few MSH-12 values; a refused one is not kept
 def version_of(msh12: str) -> tuple[str, str | None]:
     """(version to read the message as, note when it differs from MSH-12); raise
     :class:`Malformed` when MSH-12 is empty or not a v2 version."""
