@@ -35,6 +35,7 @@ def test_ndjson_line_spells_values_as_json_does(value):
     resource = {"z": value, "a": [value, {"k": value}], "id": "83937204-3b59-5d12-9361-ce68e-5"}
     assert ndjson_line(resource) == reference_line(resource)
     assert ndjson_bytes(resource) == reference_line(resource).encode("utf-8")
+    assert ndjson_bytes(resource, newline=True) == ndjson_bytes(resource) + b"\n"
 
 
 def test_ndjson_line_spells_random_floats_as_json_does():
@@ -47,6 +48,7 @@ def test_ndjson_line_spells_random_floats_as_json_does():
 def test_ndjson_line_keeps_decimals_and_sorts_keys_like_the_json_writer():
     resource = {"b": Decimal("7.10"), "a": [Decimal("-0.0100"), Decimal("1E-7"), 3], "c": "值"}
     assert ndjson_bytes(resource) == _json_line(resource).encode("utf-8")
+    assert ndjson_bytes(resource, newline=True) == _json_line(resource).encode("utf-8") + b"\n"
     assert ndjson_line(resource) == '{"a":[-0.0100,1E-7,3],"b":7.10,"c":"值"}'
 
 
