@@ -6,7 +6,8 @@ The mix is built from the real corpus (/work/shared/corpus/hl7v2: the ADT A01/A0
 ORU^R01 files, negative examples left out), repeated to ``--n`` messages with the message
 control id, patient id, visit number and order numbers
 varied, so every copy is a new patient and stay.
-hutong: read (ER7 reader → canonical rows) → link → conform → ``emit_fhir`` → NDJSON bytes.
+hutong: read (ER7 reader → canonical rows) → link → conform → ``emit_fhir`` → NDJSON bytes,
+with Arrow's allocator as ``hutong run`` sets it (``hutong.allocator``).
 Peers, parse only: hl7apy ``parse_message`` (on ``--sample`` messages, it is slow), python-hl7
 ``hl7.parse`` and a plain ``str.split`` of segments and fields. Target (issue "province
 scale"): hutong ≥ 2,000 messages/s per core.
@@ -148,6 +149,12 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1)
     args = parser.parse_args()
     warnings.simplefilter("ignore")
+    try:  # Arrow's allocator as `hutong run` sets it
+        from hutong.allocator import use_system_allocator
+
+        use_system_allocator()
+    except ImportError:  # a checkout from before it, for before/after figures
+        pass
     messages = mix(args.n)
     texts = [m.decode("utf-8", "replace") for m in messages]
     rows = []

@@ -73,10 +73,12 @@ def run_inputs(
     from rich.progress import Progress
 
     from hutong.adapters.profile import ProfileError, load_profile
+    from hutong.allocator import use_system_allocator
     from hutong.inputs import input_files
     from hutong.pipeline import RunOptions, run
     from hutong.terminologies.codesystem import CodeListError
 
+    use_system_allocator()  # before the workers fork: they inherit it
     store = settings.get("store")
     try:
         profile = load_profile(profile_name) if profile_name else None
