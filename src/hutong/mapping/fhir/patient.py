@@ -15,9 +15,7 @@ from hutong.mapping.fhir.datatypes import (
     column,
     compact,
     dates,
-    national,
     per_value,
-    rows,
     text,
     texts,
 )
@@ -114,32 +112,58 @@ def patients(frame: pd.DataFrame) -> list[dict]:
         "tel",
     )
     cols["brdy"] = dates(column(frame, "brdy")).tolist()
+    return _build(cols)
+
+
+def _build(cols: dict[str, list]) -> list[dict]:
+    """The Patients of prepared columns, one dict literal per row: the shape ``compact`` of the
+    full element gives, pinned to that generic builder by ``tests/test_fhir_patient_fast.py``.
+    Every row gets fresh dicts (resources share no sub-elements)."""
     gend_system = valueset_system("gend")
     gend_url = extension_url("gend")
+    gend_names = valueset("gend")
+    displays: dict[str, str | None] = {}
     out = []
-    for row in rows(cols):
-        sex = national("gend", gend_system, row["gend"], row["gend_local"])
-        address = compact({"text": row["curr_addr"], "postalCode": row["poscode"]})
-        name = human_name(row["name"])
-        out.append(
-            compact(
-                {
-                    "resourceType": "Patient",
-                    "id": row["id"],
-                    "extension": [{"url": gend_url, "valueCodeableConcept": sex}] if sex else None,
-                    "identifier": identifiers(
-                        row["vendor"],
-                        row["patient_id"],
-                        row["medcasno"],
-                        row["patn_cert_type"],
-                        row["certno"],
-                    ),
-                    "name": [name] if name else None,
-                    "telecom": [{"system": "phone", "value": row["tel"]}] if row["tel"] else None,
-                    "gender": GENDER.get(row["gend"]),
-                    "birthDate": row["brdy"],
-                    "address": [address] if address else None,
-                }
-            )
-        )
+    append = out.append
+    for (
+        rid, vendor, patient_id, medcasno, name, gend, gend_local, cert_type, certno, addr,
+        poscode, tel, brdy,
+    ) in zip(
+        cols["id"], cols["vendor"], cols["patient_id"], cols["medcasno"], cols["name"],
+        cols["gend"], cols["gend_local"], cols["patn_cert_type"], cols["certno"],
+        cols["curr_addr"], cols["poscode"], cols["tel"], cols["brdy"], strict=True,
+    ):  # fmt: skip
+        element: dict = {"resourceType": "Patient"}
+        if rid:
+            element["id"] = rid
+        sex: dict | None = None
+        if gend is not None:
+            if gend not in displays:
+                displays[gend] = gend_names.display(gend)
+            said = {"system": gend_system, "code": gend}
+            if displays[gend]:
+                said["display"] = displays[gend]
+            sex = {"coding": [said]}
+        if gend_local is not None:
+            sex = {**sex, "text": gend_local} if sex else {"text": gend_local}
+        if sex:
+            element["extension"] = [{"url": gend_url, "valueCodeableConcept": sex}]
+        found = identifiers(vendor, patient_id, medcasno, cert_type, certno)
+        if found:
+            element["identifier"] = found
+        if name is not None:
+            element["name"] = [human_name(name)]
+        if tel:
+            element["telecom"] = [{"system": "phone", "value": tel}]
+        gender = GENDER.get(gend)
+        if gender:
+            element["gender"] = gender
+        if brdy:
+            element["birthDate"] = brdy
+        if addr or poscode:
+            address = {"text": addr} if addr else {}
+            if poscode:
+                address["postalCode"] = poscode
+            element["address"] = [address]
+        append(element)
     return out

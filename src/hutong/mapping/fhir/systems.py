@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import tomllib
 import uuid
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from urllib.parse import quote
 
@@ -28,6 +28,7 @@ def namespace() -> uuid.UUID:
     return uuid.UUID(systems()["ids"]["namespace"])
 
 
+@lru_cache(maxsize=4096)  # a run names a handful of vendors, once per row
 def _urn_part(value: str) -> str:
     # Vendor names may hold spaces or Chinese; FHIR uri forbids whitespace.
     return quote(value, safe="-._~")
