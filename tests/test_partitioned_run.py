@@ -105,6 +105,40 @@ def test_a_killed_run_resumed_writes_the_same_bytes(whole, tmp_path):
     assert len(patients) == len(set(patients)) == 197
 
 
+def test_killed_without_a_store_resumed_with_one_feeds_it_every_term(tmp_path):
+    """Parts keep their local terms only when a store is fed: a resume that brings a store
+    starts afresh rather than find parts without them."""
+    from hutong.terminologies.store import Store
+
+    out, straight = tmp_path / "out", tmp_path / "straight"
+    lists = ROOT / "src" / "hutong" / "terminologies" / "data"
+    dx, px = lists / "sample-icd10-yb-2.0.txt", lists / "sample-icd9cm3-yb-2.0.txt"
+    # the same code lists either way (a store's own would change the run's fingerprint anyway)
+    base = [sys.executable, "-m", "hutong.cli", "run", *map(str, SAMPLES), "-q",
+            "--partition-size", "40", "--dx-codes", str(dx), "--px-codes", str(px)]  # fmt: skip
+    env = {**os.environ, "HUTONG_TEST_STOP_AFTER": "2"}
+    killed = subprocess.run([*base, "-o", str(out), "--no-store"], env=env, cwd=ROOT)
+    assert killed.returncode == 137
+    assert not list((out / ".hutong-work" / "out").glob("*/terms"))  # none kept without a store
+    stores = {}
+    for name, folder, extra in (("resumed", out, ["--resume"]), ("straight", straight, [])):
+        stores[name] = f"sqlite:///{tmp_path / name}.db"
+        for path, system in ((dx, "icd10-yb-2.0"), (px, "icd9cm3-yb-2.0")):
+            load = ["terminology", "load", str(path), "--system", system, "--db", stores[name]]
+            assert runner.invoke(app, load).exit_code == 0
+        args = [*base, "-o", str(folder), "--db", stores[name], *extra]
+        done = subprocess.run(args, capture_output=True, cwd=ROOT)
+        assert done.returncode == 0, done.stderr.decode()
+    counts = {}
+    for name, url in stores.items():
+        store = Store(url)
+        counts[name] = store.stats()
+        store.close()
+    assert counts["resumed"]["terms"] == counts["straight"]["terms"] > 0
+    assert counts["resumed"]["frequency"] == counts["straight"]["frequency"]
+    assert outputs(out).keys() == outputs(straight).keys()
+
+
 def test_resume_with_other_inputs_starts_afresh(tmp_path):
     out = tmp_path / "out"
     run(out, "--partition-size", "40")

@@ -191,7 +191,7 @@ def run(
         coders=_coders(options), qc=qc, codes=options.systems(), events=frozenset(events),
         validate=_validation(options.validate, count), sample_size=max(20, SAMPLE_SIZE // count),
         bundle=options.bundle, fhir=options.fhir, parquet="parquet" in options.formats,
-        deid=options.deid, deid_key=options.deid_key,
+        deid=options.deid, deid_key=options.deid_key, terms=options.store is not None,
     )  # fmt: skip
     parts = [work / "out" / f"p{i:05d}" for i in range(count)]
     todo = [i for i in range(count) if not (options.resume and (parts[i] / DONE).exists())]
@@ -294,6 +294,9 @@ def _fingerprint(plan, options: RunOptions) -> dict:
         for k, v in vars(options).items()
         if k not in ("store", "deid_key", "resume", "engine", "spark_master", "profile", "workers")
     }
+    # which store does not matter, but whether there is one does: only then do the parts keep
+    # the local terms the store is fed from
+    keep["feeds_store"] = str(options.store is not None)
     return {"files": files, "options": keep, "profile": getattr(options.profile, "name", None)}
 
 

@@ -48,6 +48,7 @@ class Context:
     parquet: bool = False
     deid: str = "none"
     deid_key: bytes | None = None
+    terms: bool = True  # the local terms written for the driver to feed the store (a store given)
 
 
 @relaxed_gc()
@@ -60,7 +61,8 @@ def process(tables: dict[str, pd.DataFrame], ctx: Context, folder: Path) -> dict
     for table, coder in ctx.coders.items():
         tables[table] = apply_codes(tables[table], coder, table)
     tables = {t: canonical(t, f) for t, f in tables.items()}
-    _write_terms(tables, folder / "terms")
+    if ctx.terms:
+        _write_terms(tables, folder / "terms")
     counts: dict[str, Any] = {"linking": notes}
     removed: frozenset[str] = frozenset()
     if ctx.deid != "none":
