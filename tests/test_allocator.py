@@ -15,13 +15,19 @@ SHOW = (
 )
 
 
-def pools(environment: dict[str, str]) -> list[str]:
-    env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+def fresh(code: str, environment: dict[str, str]) -> list[str]:
+    """What ``code`` prints in a new interpreter, none of the allocator settings inherited."""
+    tuned = ("ARROW_DEFAULT_MEMORY_POOL", "GLIBC_TUNABLES")
+    env = {k: v for k, v in os.environ.items() if k not in tuned and not k.startswith("MALLOC_")}
     done = subprocess.run(
-        [sys.executable, "-c", SHOW], env={**env, **environment}, capture_output=True, text=True
+        [sys.executable, "-c", code], env={**env, **environment}, capture_output=True, text=True
     )
     assert done.returncode == 0, done.stderr
     return done.stdout.split()
+
+
+def pools(environment: dict[str, str]) -> list[str]:
+    return fresh(SHOW, environment)
 
 
 def test_the_system_allocator_replaces_the_default():
@@ -32,3 +38,12 @@ def test_the_system_allocator_replaces_the_default():
 
 def test_a_pool_the_user_names_is_kept():
     assert pools({"ARROW_DEFAULT_MEMORY_POOL": "mimalloc"}) == ["mimalloc", "mimalloc"]
+
+
+KEEP = "from hutong.allocator import keep_freed_memory; print(keep_freed_memory())"
+
+
+def test_glibc_keeps_freed_memory_unless_the_user_tuned_it():
+    assert fresh(KEEP, {}) == ["True"]  # Linux with glibc, as here and in CI
+    assert fresh(KEEP, {"GLIBC_TUNABLES": "glibc.malloc.trim_threshold=0"}) == ["False"]
+    assert fresh(KEEP, {"MALLOC_TRIM_THRESHOLD_": "0"}) == ["False"]
