@@ -3,7 +3,7 @@
 for each size given.
 
 Usage: python benchmarks/run_pipeline.py [--cases 100000 1000000] [--vendor vendor-a]
-       [--partition-size 10000] [--workers N] [--drg-pack sample] [--keep DIR] [--fhir]
+       [--partition-size 20000] [--workers N] [--drg-pack sample] [--keep DIR] [--fhir]
        [--validate none|sample|all]
 
 Inputs are generated once per size (streaming, seeded) into a temporary folder, or into --keep
@@ -26,6 +26,7 @@ import threading
 import time
 from pathlib import Path
 
+from hutong import PARTITION_SIZE
 from hutong.synthetic import generate
 
 MIB = 1024  # ru_maxrss is in KiB on Linux
@@ -104,7 +105,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--cases", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--vendor", default="vendor-a", choices=["vendor-a", "vendor-b"])
-    parser.add_argument("--partition-size", type=int, default=10_000)
+    parser.add_argument("--partition-size", type=int, default=PARTITION_SIZE)
     parser.add_argument(
         "--workers",
         type=int,

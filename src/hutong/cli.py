@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from hutong import DEFAULT_RULES
+from hutong import DEFAULT_RULES, PARTITION_SIZE
 from hutong.cli_quality import (
     BaseRateOption,
     DipCatalogOption,
@@ -112,7 +112,7 @@ def run_command(
     ] = True,
     partition_size: Annotated[
         int, typer.Option(min=1, help="Stays per partition: what bounds the run's memory")
-    ] = 10_000,
+    ] = PARTITION_SIZE,
     resume: Annotated[
         bool, typer.Option(help="Go on from an interrupted run into the same OUT (same inputs)")
     ] = False,

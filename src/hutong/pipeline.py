@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from hutong import __version__, assemble
+from hutong import PARTITION_SIZE, __version__, assemble
 from hutong.adapters.batch import Batch
 from hutong.adapters.detect import detect, reader
 from hutong.adapters.inspect import guess_profile
@@ -54,7 +54,7 @@ class RunOptions:
     rule_pack: str = DEFAULT_RULES
     validate: str = "auto"  # all | sample | none | auto (all up to SAMPLE_ABOVE resources)
     batch_size: int = 5_000  # records per adapter batch (a wide export row is a whole case)
-    partition_size: int = 10_000  # stays per partition: what bounds a run's memory
+    partition_size: int = PARTITION_SIZE  # stays per partition: what bounds a run's memory
     hl7_profile: Path | None = None  # an HL7 v2 profile (Z-segment maps, extra message types)
     bundle: bool = False  # also write FHIR transaction Bundles (PUT, idempotent) to OUT/bundles
     fhir: bool = True  # write FHIR (off: face sheet, QC and grouping only)
