@@ -41,19 +41,9 @@ def resource_ids(systems: pd.Series, values: pd.Series) -> pd.Series:
     return pd.Series(_uuid5s(start, keys), index=systems.index, dtype=object)
 
 
-# The RFC 4122 variant bits (10xx) set on the first hex digit of the clock sequence.
-_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
-
-
-def _uuid5(prefix: bytes, name: str) -> str:
-    """``str(uuid.uuid5(namespace, name))`` (RFC 4122 §4.3) without building UUID objects;
-    ``prefix`` is the namespace's bytes. The version (5) and variant are set on the hex text."""
-    h = sha1(prefix + name.encode("utf-8"), usedforsecurity=False).hexdigest()
-    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
-
-
 def _uuid5s(start: _Hash, names: list[str]) -> list[str]:
-    """:func:`_uuid5` of each name, from ``start``, a SHA-1 that has hashed the namespace.
+    """``str(uuid.uuid5(namespace, name))`` (RFC 4122 §4.3) of each name without building UUID
+    objects, from ``start``, a SHA-1 that has hashed the namespace's bytes.
 
     Only the hashing is per name; the version and variant bits, the hex digits and the dashes
     are set on all the digests at once with NumPy (spelling each id alone was half the time)."""
